@@ -1,0 +1,3 @@
+"""ActionBook: an executable reproducibility book for video action recognition."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,89 @@
+"""Model names -> builders. Every entry point builds models through `build_model`.
+
+A builder is registered with the facts the rest of the project needs without building it: its family (for
+plots), the normalisation constants of its ImageNet weights, whether it is 2D (time folded into the batch)
+and which frame counts it accepts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from torch import nn
+
+from actionbook.errors import ConfigError
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+INCEPTION_MEAN = (0.5, 0.5, 0.5)
+INCEPTION_STD = (0.5, 0.5, 0.5)
+MMACTION_MEAN = (123.675 / 255, 116.28 / 255, 103.53 / 255)
+MMACTION_STD = (58.395 / 255, 57.12 / 255, 57.375 / 255)
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    builder: Callable[..., nn.Module]
+    family: str  # "TSN", "TAM", "I3D", "S3D", "TSM", "SlowOnly", "SlowFast", "R(2+1)D"
+    backbone: str  # "resnet-50", "inception-v1", ...
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    source: str = "ibm"  # "ibm" or "mmaction"
+    options: tuple[str, ...] = field(default=())  # extra keyword options the builder accepts
+    imagenet: str | None = None  # torchvision 2D architecture whose ImageNet weights initialise it ("resnet50", ...)
+    inflation: str | None = None  # 2D->3D rule: "repeat" (IBM: copy along T) or "mean" (MMAction2: copy / k_t)
+    doc: str = ""
+
+
+_REGISTRY: dict[str, ModelEntry] = {}
+
+
+def register(name: str, *, family: str, backbone: str, mean=IMAGENET_MEAN, std=IMAGENET_STD, source="ibm",
+             options: tuple[str, ...] = (), imagenet: str | None = None, inflation: str | None = None,
+             doc: str = ""):
+    """Decorator: register `builder(num_classes, frames, **options) -> nn.Module` under `name`."""
+
+    def wrap(builder):
+        if name in _REGISTRY:
+            raise RuntimeError(f"model {name!r} registered twice")
+        _REGISTRY[name] = ModelEntry(name, builder, family, backbone, tuple(mean), tuple(std), source,
+                                     options=tuple(options), imagenet=imagenet, inflation=inflation,
+                                     doc=doc or (builder.__doc__ or "").strip())
+        return builder
+
+    return wrap
+
+
+def _load_all() -> None:
+    # Importing the package registers every model module.
+    import actionbook.models  # noqa: F401
+
+
+def list_models(source: str | None = None) -> list[str]:
+    _load_all()
+    return sorted(n for n, e in _REGISTRY.items() if source is None or e.source == source)
+
+
+def model_entry(name: str) -> ModelEntry:
+    _load_all()
+    if name not in _REGISTRY:
+        raise ConfigError(f"unknown model {name!r}; valid models: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]
+
+
+def build_model(name: str, num_classes: int, frames: int, **options) -> nn.Module:
+    """Build a registered model. Every model takes (N, 3, T, H, W) and returns logits (N, num_classes)."""
+    entry = model_entry(name)
+    unknown = sorted(set(options) - set(entry.options))
+    if unknown:
+        accepted = ", ".join(entry.options) or "none"
+        raise ConfigError(f"model {name!r} does not take option(s) {', '.join(unknown)}; accepted: {accepted}")
+    if not isinstance(num_classes, int) or num_classes < 1:
+        raise ConfigError(f"num_classes must be a positive integer, got {num_classes!r}")
+    if not isinstance(frames, int) or frames < 1:
+        raise ConfigError(f"frames must be a positive integer, got {frames!r}")
+    model = entry.builder(num_classes=num_classes, frames=frames, **options)
+    model.model_name = name
+    return model
