@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from actionbook.errors import ConfigError
@@ -39,20 +40,26 @@ def fold_time(x: torch.Tensor) -> torch.Tensor:
 class TemporalPooling(nn.Module):
     """Halve T of a time-folded (N*T, C, H, W) map: 3-tap pool, stride 2, pad 1 (IBM's 2D temporal pooling).
 
-    Average pooling counts the zero pad (count_include_pad), as the reference does.
+    Average pooling counts the zero pad (count_include_pad), as the reference does. That pad is made explicit here:
+    same result, but PyTorch's avg_pool3d rejects T=2 (an 8-frame clip at the last stage) as "smaller than kernel
+    size" even with padding.
     """
 
     def __init__(self, frames: int, method: str = "max"):
         super().__init__()
         self.frames = frames
         self.method = method
-        pool = nn.MaxPool3d if method == "max" else nn.AvgPool3d
-        self.pool = pool(kernel_size=(3, 1, 1), stride=(2, 1, 1), padding=(1, 0, 0))
+        if method == "max":
+            self.pool = nn.MaxPool3d(kernel_size=(3, 1, 1), stride=(2, 1, 1), padding=(1, 0, 0))
+        else:
+            self.pool = nn.AvgPool3d(kernel_size=(3, 1, 1), stride=(2, 1, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         nt, c, h, w = x.shape
         n = nt // self.frames
         x = x.view(n, self.frames, c, h, w).transpose(1, 2)
+        if self.method == "avg":
+            x = F.pad(x, (0, 0, 0, 0, 1, 1))
         x = self.pool(x)
         t = x.shape[2]
         return x.transpose(1, 2).reshape(n * t, c, h, w)

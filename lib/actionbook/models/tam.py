@@ -1,0 +1,74 @@
+"""TAM, the Temporal Aggregation Module of the IBM study (spec ibm-study.md, section 2).
+
+TAM mixes each frame with its neighbours: y_t = ReLU(sum_i w_i * x_{t + i - B//2}) over B "blending frames", with
+per-channel weights w_i (or full CxC 1x1 convolutions when `dw_conv=False`), computed per video, zero-padded at the
+clip ends. With sum blending that is exactly a (B, 1, 1) temporal convolution followed by a ReLU, so TAM *is* a
+Conv3d here: one op, and every counter that counts Conv3d layers counts its B*C*H*W MACs per frame.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from actionbook.errors import ConfigError
+
+BLENDING_METHODS = ("sum", "max")
+
+
+class TAM(nn.Conv3d):
+    """Temporal aggregation over B neighbouring frames on a time-folded map (N*T, C, H, W) -> same shape.
+
+    The weight has shape (C, C/groups, B, 1, 1); tap i looks at frame t + i - B//2. `blending_method="max"` takes
+    the elementwise max of the B weighted, shifted maps instead of their sum (zero pads take part as zeros).
+    """
+
+    slot_name = "tam"  # the attribute name a ResNet block registers it under (state-dict keys "...tam.weight")
+
+    def __init__(self, channels: int, frames: int, blending_frames: int = 3, blending_method: str = "sum",
+                 dw_conv: bool = True):
+        check_tam_options(blending_frames, blending_method, dw_conv)
+        super().__init__(channels, channels, kernel_size=(blending_frames, 1, 1), groups=channels if dw_conv else 1,
+                         bias=False)
+        self.frames = frames
+        self.blending_method = blending_method
+
+    def reset_parameters(self) -> None:
+        """PyTorch's default conv init, drawn as if each tap were its own 1x1 Conv2d, as the reference builds it."""
+        for tap in range(self.kernel_size[0]):
+            nn.init.kaiming_uniform_(self.weight[:, :, tap], a=math.sqrt(5))
+
+    def kaiming_init_(self) -> None:
+        """ResNet's init (kaiming normal, fan_out, relu), again per tap: std sqrt(2/C) as in the reference."""
+        for tap in range(self.kernel_size[0]):
+            nn.init.kaiming_normal_(self.weight[:, :, tap], mode="fan_out", nonlinearity="relu")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        nt, c, h, w = x.shape
+        blend = self.kernel_size[0]
+        video = x.view(nt // self.frames, self.frames, c, h, w).transpose(1, 2)  # (N, C, T, H, W)
+        # Zero frames before and after the clip, so that tap i of output frame t reads padded frame t + i.
+        padded = F.pad(video, (0, 0, 0, 0, blend // 2, blend - 1 - blend // 2))
+        if self.blending_method == "sum":
+            y = F.conv3d(padded, self.weight, groups=self.groups)
+        else:
+            taps = [F.conv3d(padded[:, :, i:i + self.frames], self.weight[:, :, i:i + 1], groups=self.groups)
+                    for i in range(blend)]
+            y = torch.stack(taps).amax(dim=0)
+        return F.relu(y).transpose(1, 2).reshape(nt, c, h, w)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, frames={self.frames}, blending_method={self.blending_method!r}"
+
+
+def check_tam_options(blending_frames, blending_method, dw_conv) -> None:
+    """Bad TAM options fail with one line naming the option, before any layer is built."""
+    if not isinstance(blending_frames, int) or isinstance(blending_frames, bool) or blending_frames < 1:
+        raise ConfigError(f"blending_frames must be a positive integer, got {blending_frames!r}")
+    if blending_method not in BLENDING_METHODS:
+        raise ConfigError(f"blending_method must be one of {', '.join(BLENDING_METHODS)}, got {blending_method!r}")
+    if not isinstance(dw_conv, bool):
+        raise ConfigError(f"dw_conv must be true or false, got {dw_conv!r}")

@@ -1,0 +1,1 @@
+"""Run records, aggregation into tables, plots."""

@@ -1,0 +1,63 @@
+"""Both tables' parameters and FLOPs recomputed against the published numbers, row by row."""
+
+from __future__ import annotations
+
+from actionbook.experiment import Experiment
+from actionbook.measure import model_complexity
+from actionbook.published import ibm_rows
+from actionbook.published.mmaction_settings import MMACTION_SETTINGS, documented_flops_matches
+
+
+def ibm_zoo(rows: list[str] | None = None) -> list[dict]:
+    """Params and FLOPs of IBM-study rows (default: all 28 published rows), at 224x224, batch 1.
+
+    Any well-formed row name works; the published numbers are attached where the row is in the table.
+    """
+    published = {r.row: r for r in ibm_rows()}
+    out = []
+    for row in rows if rows else list(published):
+        exp = Experiment.from_row(row)
+        counts = model_complexity(exp.model, exp.num_classes, exp.frames, 224, **exp.model_options())
+        pub = published.get(row)
+        out.append({
+            "row": row,
+            **{k: counts[k] for k in ("model", "num_classes", "frames", "params", "conv_macs", "fvcore_flops",
+                                      "mmaction_flops")},
+            "options": exp.model_options(),
+            "reported_params": pub.params if pub else None,
+            "reported_flops": pub.flops if pub else None,
+            "reported_top1": pub.top1 if pub else None,
+            "reported_top5": pub.top5 if pub else None,
+            "params_match": (counts["params"] == pub.params) if pub else None,
+            "flops_match": (counts["conv_macs"] == pub.flops) if pub else None,
+        })
+    return out
+
+
+def mmaction_zoo() -> list[dict]:
+    """Every MMAction2 benchmark setting: params, FLOPs at the documented input (MMAction2's convention) and at
+    the 224x224 training crop (conv MACs), against the documented numbers."""
+    out = []
+    for s in MMACTION_SETTINGS:
+        options = dict(s.options)
+        at_doc = model_complexity(s.model, 400, s.flops_frames, s.flops_input_size, **options)
+        at_224 = model_complexity(s.model, 400, s.frames, 224, **options)
+        out.append({
+            "setting": s.setting,
+            "model": s.model,
+            "sampler": s.sampler,
+            "batch_per_gpu": s.batch_per_gpu,
+            "params": at_doc["params"],
+            "flops_input": f"{s.flops_frames}x{s.flops_input_size}x{s.flops_input_size}",
+            "mmaction_flops": at_doc["mmaction_flops"],
+            "conv_macs": at_doc["conv_macs"],
+            "fvcore_flops": at_doc["fvcore_flops"],
+            "train_clip_conv_macs_224": at_224["conv_macs"],
+            "documented_params": s.documented_params,
+            "documented_flops": s.documented_flops,
+            "params_match": at_doc["params"] == s.documented_params if s.documented_params else None,
+            "flops_match": (documented_flops_matches(s.documented_flops, at_doc["mmaction_flops"])
+                            if s.documented_flops else None),
+            "note": s.note,
+        })
+    return out

@@ -1,0 +1,417 @@
+"""The trainer: one loop for one CPU, one GPU or many (torchrun + DDP), resumable to the bit.
+
+Read `Trainer.fit` top to bottom: resume, then per epoch train -> validate -> checkpoint, then the multi-view
+test and the final record. Randomness is arranged so a resumed run repeats an uninterrupted one exactly: the
+sample order depends on (seed, epoch), each sample's augmentation on (seed, epoch, index) (see actionbook.data),
+and the global generators are saved in every checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import signal
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from actionbook import data
+from actionbook.errors import ConfigError
+from actionbook.experiment import Experiment
+from actionbook.measure import model_complexity
+from actionbook.measure.environment import provenance
+from actionbook.models import build_model, model_entry
+from actionbook.report.records import read_record, write_record
+from actionbook.train import checkpoint as ckpt
+from actionbook.train.distributed import DistContext, all_gather_objects, barrier, broadcast_flag, cleanup, setup
+from actionbook.train.evaluate import evaluate
+from actionbook.train.optim import build_optimizer, lr_at, set_lr
+
+
+class TrainingFailed(RuntimeError):
+    """The run cannot go on (non-finite loss, too many bad files); its record says why."""
+
+
+class ShardedBatchSampler:
+    """Global batches of a (seed, epoch)-determined order; each rank takes its strided share of every batch.
+
+    One process with batch B and W processes with B/W each see the same samples per step, which is what makes
+    DDP equal to single-process training. `start_batch` skips batches already trained before a resume.
+    """
+
+    def __init__(self, size: int, global_batch: int, ctx: DistContext, shuffle: bool, seed: int, drop_last: bool):
+        self.size, self.global_batch, self.ctx = size, global_batch, ctx
+        self.shuffle, self.seed, self.drop_last = shuffle, seed, drop_last
+        self.epoch, self.start_batch, self.limit = 0, 0, None
+
+    def set_epoch(self, epoch: int, start_batch: int = 0, limit: int | None = None) -> None:
+        self.epoch, self.start_batch, self.limit = epoch, start_batch, limit
+
+    def _batches(self) -> list[list[int]]:
+        if self.shuffle:
+            g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+            order = torch.randperm(self.size, generator=g).tolist()
+        else:
+            order = list(range(self.size))
+        batches = [order[i:i + self.global_batch] for i in range(0, self.size, self.global_batch)]
+        if self.drop_last and batches and len(batches[-1]) < self.global_batch:
+            batches.pop()
+        return batches[:self.limit] if self.limit else batches
+
+    def __len__(self) -> int:
+        return len(self._batches())
+
+    def __iter__(self):
+        for batch in self._batches()[self.start_batch:]:
+            share = batch[self.ctx.rank::self.ctx.world_size]
+            if share:
+                yield share
+
+
+class Trainer:
+    def __init__(self, exp: Experiment, run_dir: str | Path, progress: bool = True):
+        self.exp = exp
+        self.run_dir = Path(run_dir)
+        self.ctx = setup(exp.device)
+        self.progress = progress and self.ctx.is_main
+        self.started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self.stop_requested = False
+        self.record: dict = {}
+        if exp.sync_bn and self.ctx.device.type != "cuda":
+            raise ConfigError("sync_bn needs CUDA (SyncBatchNorm has no CPU kernel); on the CPU use freeze_bn")
+        if exp.amp == "fp16" and self.ctx.device.type != "cuda":
+            raise ConfigError("amp=fp16 needs CUDA; on the CPU use amp=bf16 or none")
+
+    # ---- set-up ---------------------------------------------------------------------------------------------
+    def _datasets(self):
+        exp = self.exp
+        if self.ctx.is_main:
+            data.ensure_dataset(exp.dataset, exp.data_root)
+        barrier(self.ctx)
+        common = dict(root=exp.data_root, frames=exp.frames, sampling=exp.sampling, frame_interval=exp.frame_interval,
+                      input_size=exp.input_size, scale_size=exp.scale_size, flip=exp.flip, seed=exp.seed)
+        self.train_set = data.build_dataset(exp.dataset, split="train", augment=exp.augment, **common)
+        self.val_set = data.build_dataset(exp.dataset, split="val", augment="none", **common)
+        self.test_set = None
+        if exp.test_clips * exp.test_crops > 1:
+            self.test_set = data.build_dataset(exp.dataset, split="val", augment="none", num_clips=exp.test_clips,
+                                               num_crops=exp.test_crops, **common)
+        self.num_classes = self.train_set.num_classes
+
+    def _loader(self, dataset, shuffle: bool, drop_last: bool):
+        per_rank = self.exp.batch_size // self.ctx.world_size
+        sampler = ShardedBatchSampler(len(dataset), per_rank * self.ctx.world_size, self.ctx, shuffle,
+                                      self.exp.seed, drop_last)
+        loader = torch.utils.data.DataLoader(
+            dataset, batch_sampler=sampler, num_workers=self.exp.workers, collate_fn=data.collate_clips,
+            worker_init_fn=data.seed_worker, pin_memory=self.ctx.device.type == "cuda",
+            # its own generator: starting a loader must not draw from the global one (dropout's), or a resumed
+            # run would diverge from an uninterrupted one
+            generator=torch.Generator().manual_seed(self.exp.seed))
+        return loader, sampler
+
+    def _model(self):
+        exp = self.exp
+        torch.manual_seed(exp.seed)
+        model = build_model(exp.model, num_classes=self.num_classes, frames=exp.frames, **exp.model_options())
+        entry = model_entry(exp.model)
+        self.mean = torch.tensor(entry.mean, device=self.ctx.device).view(1, 3, 1, 1, 1)
+        self.std = torch.tensor(entry.std, device=self.ctx.device).view(1, 3, 1, 1, 1)
+        self.init_report = {"pretrained": exp.pretrained}
+        if exp.pretrained == "imagenet":
+            from actionbook.models.pretrained import load_imagenet
+
+            self.init_report["report"] = load_imagenet(model, exp.imagenet_checkpoint).summary()
+        elif exp.pretrained != "none":
+            state = ckpt.load_checkpoint(exp.pretrained)
+            self.init_report["report"] = ckpt.load_matching(model, state.get("model", state))
+        if exp.sync_bn:
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        model.to(self.ctx.device)
+        if exp.channels_last:
+            for p in model.parameters():
+                if p.dim() in (4, 5):
+                    p.data = p.data.contiguous(memory_format=torch.channels_last if p.dim() == 4
+                                               else torch.channels_last_3d)
+        self.model = model  # the bare module: state dicts, evaluation
+        wrapped = DistributedDataParallel(model) if self.ctx.distributed else model
+        self.forward = torch.compile(wrapped) if exp.compile else wrapped
+        self.optimizer = build_optimizer(model, exp)
+        self.scaler = torch.amp.GradScaler("cuda") if exp.amp == "fp16" else None
+
+    def prepare(self, clips: torch.Tensor) -> torch.Tensor:
+        """uint8 batch -> normalised float on the device (normalising there is cheaper than in the workers)."""
+        clips = clips.to(self.ctx.device, non_blocking=True)
+        shape = clips.shape
+        flat = clips.reshape(-1, *shape[-4:])
+        x = data.normalize(flat, self.mean, self.std).reshape(shape)
+        if self.exp.channels_last and x.dim() == 5:
+            x = x.contiguous(memory_format=torch.channels_last_3d)
+        return x
+
+    def _autocast(self):
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.exp.amp)
+        return torch.autocast(self.ctx.device.type, dtype=dtype, enabled=dtype is not None)
+
+    def _set_train_mode(self) -> None:
+        self.model.train()
+        if self.exp.freeze_bn:
+            for m in self.model.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.eval()
+
+    # ---- checkpoints ----------------------------------------------------------------------------------------
+    @property
+    def ckpt_dir(self) -> Path:
+        return self.run_dir / "checkpoints"
+
+    def _save(self, name: str, epoch: int, batch: int) -> None:
+        rngs = all_gather_objects(self.ctx, ckpt.rng_states())
+        if not self.ctx.is_main:
+            return
+        ckpt.save_checkpoint(self.ckpt_dir / name, {
+            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict() if self.scaler else None,
+            "epoch": epoch, "batch": batch, "step": self.step, "best_top1": self.best_top1,
+            "history": self.history, "rng": rngs, "experiment": self.exp.to_dict()})
+
+    def _resume(self) -> tuple[int, int]:
+        path = self.ckpt_dir / "last.pt"
+        if not path.is_file():
+            return 0, 0
+        state = ckpt.load_checkpoint(path)
+        changed = _training_changes(state["experiment"], self.exp.to_dict())
+        if changed:
+            raise ConfigError(f"{self.run_dir} holds a run with other parameters ({', '.join(changed)}); "
+                              "use a new --run-dir or restore them")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scaler and state["scaler"]:
+            self.scaler.load_state_dict(state["scaler"])
+        self.step, self.best_top1, self.history = state["step"], state["best_top1"], state["history"]
+        ckpt.restore_rng_states(state["rng"][self.ctx.rank])
+        self._truncate_log(self.step)
+        return state["epoch"], state["batch"]
+
+    # ---- logging and the record -----------------------------------------------------------------------------
+    def _log(self, line: dict) -> None:
+        if self.ctx.is_main:
+            with open(self.run_dir / "metrics.jsonl", "a") as f:
+                f.write(json.dumps(line) + "\n")
+
+    def _truncate_log(self, step: int) -> None:
+        """Lines written after the checkpoint we resume from would be written again: drop them."""
+        path = self.run_dir / "metrics.jsonl"
+        if self.ctx.is_main and path.is_file():
+            keep = [ln for ln in path.read_text().splitlines() if json.loads(ln).get("step", 0) <= step]
+            path.write_text("".join(ln + "\n" for ln in keep))
+
+    def _write_record(self, status: str, reason: str | None = None, **extra) -> None:
+        if not self.ctx.is_main:
+            return
+        self.record.update({
+            "schema": 1, "status": status, "reason": reason, "experiment": self.exp.to_dict(),
+            "run_dir": str(self.run_dir), "started": self.started,
+            "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "provenance": provenance(self.ctx.world_size, self.exp.seed), **extra})
+        write_record(self.run_dir, self.record)
+
+    def _memory_mib(self) -> float:
+        if self.ctx.device.type == "cuda":
+            return torch.cuda.max_memory_allocated(self.ctx.device) / 2**20
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # peak RSS of this process
+
+    # ---- the loop -------------------------------------------------------------------------------------------
+    def fit(self) -> dict:
+        """Train (or resume), validate every epoch, test multi-view at the end; returns the run record."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.step, self.best_top1, self.history = 0, None, []
+        previous = signal.signal(signal.SIGTERM, self._on_sigterm)
+        try:
+            self._datasets()
+            self._model()
+            self.bad_files = data.BadFileTracker(self.exp.bad_file_threshold)
+            self.record["complexity"] = _complexity(self.exp, self.num_classes)
+            self.record["init"] = self.init_report
+            self.record["dataset"] = {"train": self.train_set.fingerprint(), "val": self.val_set.fingerprint()}
+            start_epoch, start_batch = self._resume()
+            self._write_record("running")
+            t0 = time.perf_counter()
+            train_loader, train_sampler = self._loader(self.train_set, shuffle=True, drop_last=True)
+            val_loader, _ = self._loader(self.val_set, shuffle=False, drop_last=False)
+            iters = min(len(train_sampler), self.exp.iters_per_epoch or len(train_sampler))
+            if iters == 0:
+                raise ConfigError(f"batch_size {self.exp.batch_size} is larger than the training split "
+                                  f"({len(self.train_set)} clips)")
+            for epoch in range(start_epoch, self.exp.epochs):
+                self.train_set.set_epoch(epoch)
+                train_sampler.set_epoch(epoch, start_batch, iters)
+                summary = self._train_epoch(epoch, start_batch, iters, train_loader)
+                start_batch = 0
+                if summary is None:  # SIGTERM: checkpoint written inside
+                    self._write_record("interrupted", "SIGTERM", progress=self._progress(epoch, iters))
+                    return self.record
+                val = evaluate(self.model, val_loader, self.ctx, self.prepare, self.num_classes,
+                               self._protocol("val", 1, 1), progress=self._bar("val"))
+                self._end_epoch(epoch, iters, summary, val)
+            self.record["timings"] = {**self.record.get("timings", {}), "train_s": time.perf_counter() - t0}
+            self._final_test()
+            self._write_record("completed", progress=self._progress(self.exp.epochs - 1, iters))
+            return self.record
+        except (TrainingFailed, data.TooManyBadFiles, ConfigError) as err:
+            self._write_record("failed", str(err))
+            raise
+        except Exception as err:
+            self._write_record("failed", f"{type(err).__name__}: {err}")
+            raise
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            cleanup(self.ctx)
+
+    def _on_sigterm(self, signum, frame) -> None:
+        self.stop_requested = True
+
+    def _bar(self, desc: str):
+        if not self.progress:
+            return None
+        from tqdm.auto import tqdm
+
+        return lambda it: tqdm(it, desc=desc, leave=False)
+
+    def _protocol(self, split: str, clips: int, crops: int) -> dict:
+        e = self.exp
+        return {"split": split, "clips": clips, "crops": crops, "frames": e.frames, "sampling": e.sampling,
+                "input_size": e.input_size, "dataset": e.dataset}
+
+    def _progress(self, epoch: int, iters: int) -> dict:
+        return {"epoch": epoch, "epochs": self.exp.epochs, "iters_per_epoch": iters, "step": self.step}
+
+    def _train_epoch(self, epoch: int, start_batch: int, iters: int, loader) -> dict | None:
+        self._set_train_mode()
+        loss_sum, correct, seen, data_time, iter_time = 0.0, 0, 0, 0.0, 0.0
+        bar = self._bar(f"epoch {epoch + 1}/{self.exp.epochs}")
+        batches = enumerate(loader, start=start_batch)
+        if bar:
+            batches = bar(batches)
+            batches.total, batches.n = iters, start_batch
+        tick = time.perf_counter()
+        for batch, (clips, labels, bad) in batches:
+            self.bad_files.update(bad, len(labels))
+            lr = lr_at(self.exp, epoch, batch, iters)
+            set_lr(self.optimizer, lr)
+            x, y = self.prepare(clips), labels.to(self.ctx.device)
+            loaded = time.perf_counter()
+            with self._autocast():
+                logits = self.forward(x)
+                loss = nn.functional.cross_entropy(logits.float(), y)
+            loss_value = loss.item()
+            if broadcast_flag(self.ctx, not torch.isfinite(loss).item()):
+                raise TrainingFailed(f"non-finite loss ({loss_value}) at epoch {epoch + 1}, iteration {batch + 1} "
+                                     f"(lr {lr:g}); the last good checkpoint is in {self.ckpt_dir}")
+            self.optimizer.zero_grad(set_to_none=True)
+            if self.scaler:
+                self.scaler.scale(loss).backward()
+                self.scaler.unscale_(self.optimizer)
+            else:
+                loss.backward()
+            if self.exp.clip_gradient:
+                nn.utils.clip_grad_norm_(self.model.parameters(), self.exp.clip_gradient)
+            if self.scaler:
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+            else:
+                self.optimizer.step()
+            self.step += 1
+            done = time.perf_counter()
+            data_time += loaded - tick
+            iter_time += done - tick
+            loss_sum += loss_value * len(y)
+            correct += (logits.argmax(1) == y).sum().item()
+            seen += len(y)
+            if self.step % self.exp.log_every == 0 or batch + 1 == iters:
+                self._log({"kind": "iter", "step": self.step, "epoch": epoch + 1, "iter": batch + 1,
+                           "loss": loss_value, "lr": lr, "data_time": loaded - tick, "iter_time": done - tick,
+                           "mem_mib": round(self._memory_mib(), 1)})
+            if self.exp.checkpoint_every and self.step % self.exp.checkpoint_every == 0 and batch + 1 < iters:
+                self._save("last.pt", epoch, batch + 1)
+            if broadcast_flag(self.ctx, self.stop_requested):
+                self._save("last.pt", epoch, batch + 1)
+                return None
+            tick = time.perf_counter()
+        n_iters = max(iters - start_batch, 1)
+        return {"train_loss": loss_sum / max(seen, 1), "train_top1": 100.0 * correct / max(seen, 1), "lr": lr,
+                "mean_iter_s": iter_time / n_iters, "mean_data_s": data_time / n_iters}
+
+    def _end_epoch(self, epoch: int, iters: int, summary: dict, val: dict) -> None:
+        entry = {"epoch": epoch + 1, **summary, "val_top1": val["top1"], "val_top5": val["top5"],
+                 "val_mean_class_acc": val["mean_class_acc"]}
+        self.history.append(entry)
+        self._log({"kind": "epoch", "step": self.step, **entry})
+        improved = self.best_top1 is None or val["top1"] > self.best_top1
+        if improved:
+            self.best_top1 = val["top1"]
+        self._save("last.pt", epoch + 1, 0)
+        if improved and self.ctx.is_main:
+            (self.ckpt_dir / "best.pt").unlink(missing_ok=True)
+            (self.ckpt_dir / "best.pt").hardlink_to(self.ckpt_dir / "last.pt")
+        self.record["metrics"] = {**self.record.get("metrics", {}), "val": _brief(val), "best_val_top1": self.best_top1}
+        self.record["history"] = self.history
+        self.record["bad_files"] = self._bad_file_summary()
+        self.record["timings"] = {"mean_iter_s": summary["mean_iter_s"], "mean_data_s": summary["mean_data_s"],
+                                  "peak_memory_mib": self._memory_mib(),
+                                  "memory_kind": "cuda max allocated" if self.ctx.device.type == "cuda"
+                                  else "peak RSS of rank 0"}
+        if self.ctx.is_main:
+            (self.run_dir / "eval").mkdir(exist_ok=True)
+            (self.run_dir / "eval" / "val.json").write_text(json.dumps(val))
+        self._write_record("running", progress=self._progress(epoch, iters))
+
+    def _final_test(self) -> None:
+        if self.test_set is None:
+            return
+        loader, _ = self._loader(self.test_set, shuffle=False, drop_last=False)
+        t0 = time.perf_counter()
+        test = evaluate(self.model, loader, self.ctx, self.prepare, self.num_classes,
+                        self._protocol("val", self.exp.test_clips, self.exp.test_crops), progress=self._bar("test"))
+        self.record["metrics"]["test"] = _brief(test)
+        self.record["timings"]["test_s"] = time.perf_counter() - t0
+        if self.ctx.is_main:
+            (self.run_dir / "eval" / "test.json").write_text(json.dumps(test))
+
+    def _bad_file_summary(self) -> dict:
+        summaries = all_gather_objects(self.ctx, self.bad_files.summary())
+        return summaries[0] if len(summaries) == 1 else {"per_rank": summaries}
+
+
+def _brief(metrics: dict) -> dict:
+    """What the record keeps of an evaluation (per-class accuracy and the confusion matrix go to eval/*.json)."""
+    return {k: metrics[k] for k in ("top1", "top5", "mean_class_acc", "samples", "protocol")}
+
+
+def _complexity(exp: Experiment, num_classes: int) -> dict:
+    at_input = model_complexity(exp.model, num_classes, exp.frames, exp.input_size, **exp.model_options())
+    at_224 = model_complexity(exp.model, num_classes, exp.frames, 224, **exp.model_options())
+    return {"params": at_input["params"], "conv_macs": at_input["conv_macs"],
+            "fvcore_flops": at_input["fvcore_flops"], "input": f"1x3x{exp.frames}x{exp.input_size}x{exp.input_size}",
+            "conv_macs_224": at_224["conv_macs"]}
+
+
+# Fields that may change between a run and its resume without changing what is computed.
+_RESUME_FREE = {"name", "notes", "workers", "log_every", "data_root", "checkpoint_every", "device"}
+
+
+def _training_changes(saved: dict, current: dict) -> list[str]:
+    return sorted(k for k in set(saved) | set(current)
+                  if k not in _RESUME_FREE and saved.get(k) != current.get(k))
+
+
+def train(exp: Experiment, run_dir: str | Path, progress: bool = True) -> dict:
+    """Run (or resume) `exp` into `run_dir`; returns the run record. Under torchrun every rank calls this."""
+    existing = read_record(run_dir)
+    if existing and existing.get("status") == "completed" and existing.get("experiment") == exp.to_dict():
+        return existing
+    return Trainer(exp, run_dir, progress).fit()
