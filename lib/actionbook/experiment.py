@@ -19,7 +19,7 @@ import yaml
 from actionbook.errors import ConfigError
 
 SAMPLINGS = ("uniform", "dense", "mmaction")
-AUGMENTS = ("v1", "v2", "none")
+AUGMENTS = ("v1", "v2", "mmaction-tsn", "mmaction-i3d", "mmaction-rrc", "none")  # actionbook.data.transforms
 SCHEDULERS = ("cosine", "multisteps", "step", "constant")
 AMP_MODES = ("none", "bf16", "fp16")
 DEVICES = ("auto", "cpu", "cuda")
@@ -87,6 +87,9 @@ class Experiment:
     reported_top5: float | None = None
     reported_flops: int | None = None
     reported_params: int | None = None
+    reported_iter_time: float | None = None  # s/iter of a speed-benchmark row (MMAction2 table), and its std
+    reported_iter_time_std: float | None = None
+    reported_memory_mib: int | None = None  # peak GPU memory of that row, MiB
     notes: list[str] = field(default_factory=list)
 
     # ---- construction -------------------------------------------------------------------------------------

@@ -11,7 +11,8 @@ is instant. Three conventions, all counting one multiply-add as one FLOP:
   fvcore itself.
 - ``mmaction``: mmcv's ``get_model_complexity_info`` (the MMAction2 model zoo's FLOPs, mmaction spec 1.7),
   which hooks modules: convolutions with their bias, BN (2 per input element with affine), activations
-  (1 per output element), every pooling module (1 per input element) and Linear layers.
+  (1 per output element), every pooling module (1 per input element) and Linear layers. Like mmcv it matches
+  exact module types: a norm the reference ran as SyncBN (`models.common.ReferenceSyncBatchNorm3d`) is left out.
 """
 
 from __future__ import annotations
@@ -84,31 +85,33 @@ _MM_POOLS = (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2
              nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d,
              nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d)
 _MM_ACTIVATIONS = (nn.ReLU, nn.PReLU, nn.ELU, nn.LeakyReLU, nn.ReLU6)
-_MM_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm, nn.GroupNorm, nn.InstanceNorm1d,
+_MM_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.GroupNorm, nn.InstanceNorm1d,
              nn.InstanceNorm2d, nn.InstanceNorm3d, nn.LayerNorm)
+_MM_CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
 
 def _mmaction_hook(total: Counter):
-    """mmcv's per-module rules (mmcv/cnn/utils/flops_counter.py, restated)."""
+    """mmcv's per-module rules (mmcv/cnn/utils/flops_counter.py, restated). mmcv looks modules up by their *exact*
+    type, so subclasses, SyncBatchNorm among them, are not counted; neither are functional calls."""
 
     def hook(module, inputs, output):
-        x = inputs[0]
-        if isinstance(module, nn.modules.conv._ConvNd):
+        kind, x = type(module), inputs[0]
+        if kind in _MM_CONVS:
             per_position = _numel(module.kernel_size) * module.in_channels * module.out_channels // module.groups
             positions = output.shape[0] * _numel(output.shape[2:])
             total["conv"] += per_position * positions
             if module.bias is not None:
                 total["conv_bias"] += module.out_channels * positions
-        elif isinstance(module, _MM_NORMS):
+        elif kind in _MM_NORMS:
             affine = getattr(module, "affine", getattr(module, "elementwise_affine", False))
             total["norm"] += x.numel() * (2 if affine else 1)
-        elif isinstance(module, _MM_ACTIVATIONS):
+        elif kind in _MM_ACTIVATIONS:
             total["activation"] += output.numel()
-        elif isinstance(module, _MM_POOLS):
+        elif kind in _MM_POOLS:
             total["pool"] += x.numel()
-        elif isinstance(module, nn.Linear):
+        elif kind is nn.Linear:
             total["linear"] += x.numel() * output.shape[-1]
-        elif isinstance(module, nn.Upsample):
+        elif kind is nn.Upsample:
             total["upsample"] += output.numel()
 
     return hook

@@ -80,3 +80,12 @@ class TemporalLogitHead(nn.Module):
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         x = self.fc(self.dropout(features.transpose(1, 2)))  # (N, T', C)
         return x.mean(dim=1)
+
+
+class ReferenceSyncBatchNorm3d(nn.BatchNorm3d):
+    """A BatchNorm3d that the reference config runs as SyncBatchNorm across GPUs (MMAction2's R(2+1)D).
+
+    It computes plain BN in one process (SyncBatchNorm has no CPU kernel); the trainer's sync_bn turns it into
+    SyncBatchNorm like every other BN. Its own type keeps the reference's FLOP convention honest: mmcv's counter
+    matches exact module types and so never counted SyncBN layers.
+    """

@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+from torch.nn.modules.utils import _triple
 
 from actionbook.errors import ConfigError
 from actionbook.models.common import check_clip, check_frames, check_temporal_pooling
@@ -31,6 +33,20 @@ INCEPTION_BLOCKS = {
     "5a": (832, 256, 160, 320, 32, 128, 128),
     "5b": (832, 384, 192, 384, 48, 128, 128),
 }
+
+
+class PaddedAvgPool3d(nn.AvgPool3d):
+    """AvgPool3d that averages over a zero pad (count_include_pad, as the reference). The pad is applied explicitly
+    because avg_pool3d rejects an input smaller than the kernel even when the pad covers it (T=2 at the last pool
+    of an 8-frame clip with temporal pooling)."""
+
+    def __init__(self, kernel_size, stride, padding):
+        super().__init__(kernel_size, stride)
+        pt, ph, pw = _triple(padding)
+        self.pad = (pw, pw, ph, ph, pt, pt)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(F.pad(x, self.pad))
 
 
 class BasicConv3d(nn.Module):
@@ -76,7 +92,7 @@ class InceptionV1_3d(nn.Module):
         super().__init__()
         self.frames = frames
         ts = 1 if temporal_pooling == "none" else 2
-        pool = nn.AvgPool3d if temporal_pooling == "avg" else nn.MaxPool3d  # all four pools follow the method
+        pool = PaddedAvgPool3d if temporal_pooling == "avg" else nn.MaxPool3d  # all four pools follow the method
         self.conv1 = BasicConv3d(3, 64, (stem_kt, 7), (1, 2))
         self.maxpool1 = pool((1, 3, 3), (1, 2, 2), (0, 1, 1))
         self.conv2 = BasicConv3d(64, 64, (1, 1))

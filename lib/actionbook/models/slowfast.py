@@ -8,20 +8,22 @@ features to 2x their channels at the slow frame rate, and they are concatenated 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 from torch import nn
 
 from actionbook.errors import ConfigError
 from actionbook.models.common import check_clip, check_frames
 from actionbook.models.registry import MMACTION_MEAN, MMACTION_STD, register
-from actionbook.models.resnet3d import PooledHead, ResNet3d, ResNet3dSpec, init_3d
+from actionbook.models.resnet3d import MMACTION_RESNET3D, PooledHead, ResNet3d, ResNet3dSpec, init_3d
 
 FAST_CHANNELS = 8  # base width of the fast pathway (beta = 1/8)
-# Inputs of the four laterals: the fast stem (8) and fast res2, res3, res4 (4x the stage width).
+# Inputs of the four laterals: the fast stem (8) and fast res2, res3, res4 (4x the stage width). The slow pathway
+# is SlowOnly whose stages take the lateral channels on top of their own.
 LATERAL_IN = (FAST_CHANNELS, 4 * FAST_CHANNELS, 8 * FAST_CHANNELS, 16 * FAST_CHANNELS)
 
-SLOW = ResNet3dSpec(50, stem_kt=1, inflate=(0, 0, 1, 1), inflate_style="3x1x1",
-                    lateral_channels=tuple(2 * c for c in LATERAL_IN))
+SLOW = replace(MMACTION_RESNET3D["slowonly_r50"], lateral_channels=tuple(2 * c for c in LATERAL_IN))
 FAST = ResNet3dSpec(50, base_channels=FAST_CHANNELS, stem_kt=5, inflate_style="3x1x1")
 
 

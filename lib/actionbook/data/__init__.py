@@ -1,0 +1,52 @@
+"""Video data: readers (decord, JPEG folders), dataset formats, sampling, transforms, synthetic datasets.
+
+Typical use (the trainer's):
+
+    ds = build_dataset("synth-kinetics", split="train", frames=8, input_size=64)
+    loader = DataLoader(ds, batch_size=16, shuffle=True, num_workers=2, collate_fn=collate_clips,
+                        worker_init_fn=seed_worker)
+    tracker = BadFileTracker(threshold=0.01)
+    for epoch in range(epochs):
+        ds.set_epoch(epoch)
+        for clips, labels, bad in loader:        # clips: uint8 (N, 3, T, H, W)
+            tracker.update(bad, len(labels))
+            x = normalize(clips.to(device), mean, std)
+
+Modules: readers (frames of one video), formats (annotation parsers), datasets (registry and layouts),
+sampling, transforms, scenes and synthetic (the generated datasets), dataset (the torch Dataset), badfiles,
+fingerprint, writers (encode videos and frame folders), bench (loader throughput), cli.
+"""
+
+from .badfiles import BadFileTracker, TooManyBadFiles
+from .dataset import VideoClipDataset, build_dataset, collate_clips, seed_worker
+from .datasets import DATASETS, DatasetInfo, dataset_info, default_data_dir, ensure_dataset
+from .formats import Sample
+from .readers import FrameFolder, UnreadableVideo, VideoFile, open_video
+from .synthetic import SynthConfig, ensure_synthetic, generate
+from .transforms import normalize
+from .writers import write_frame_folder, write_video
+
+__all__ = [
+    "DATASETS",
+    "BadFileTracker",
+    "DatasetInfo",
+    "FrameFolder",
+    "Sample",
+    "SynthConfig",
+    "TooManyBadFiles",
+    "UnreadableVideo",
+    "VideoClipDataset",
+    "VideoFile",
+    "build_dataset",
+    "collate_clips",
+    "dataset_info",
+    "default_data_dir",
+    "ensure_dataset",
+    "ensure_synthetic",
+    "generate",
+    "normalize",
+    "open_video",
+    "seed_worker",
+    "write_frame_folder",
+    "write_video",
+]

@@ -1,0 +1,424 @@
+"""The two synthetic datasets: real video files in the real formats, generated on the spot from a seed.
+
+* `synth-something` (Something-Something-V2 stand-in: VP9 .webm, SSv2 label/split JSON). A class is what happens
+  over time, and classes come in time-reversed twins: a "from right to left" video is a "from left to right"
+  video played backwards. Both twins are drawn from the same random process (shapes, textures, colours,
+  backgrounds, speeds, distractors), so the *set* of frames of a video has the same distribution in both twins:
+  a model that ignores frame order cannot tell twins apart, and the best it can do is 1 / 2 within a pair.
+* `synth-kinetics` (Kinetics-400 stand-in: H.264 .mp4, Kinetics CSV and `<split>/<label>/<id>_<s>_<e>.mp4`). A
+  class is an appearance, an object (shape and texture) in a scene; the motion is random, so one frame suffices.
+
+Each video is a pure function of (seed, class, split, number), so generation order and worker count do not matter,
+and the encoders run bit-exact: the same seed gives the same files. A `synth.json` manifest records the settings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import fcntl
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from actionbook.errors import ConfigError
+
+from .formats import kinetics_file_name, ssv2_template_name
+from .scenes import (
+    Sprite,
+    bounce,
+    camera_pan,
+    contrasting_colour,
+    drift,
+    generic_background,
+    progress,
+    random_colour,
+    random_sprite,
+    render,
+    scene_background,
+)
+from .readers import UnreadableVideo, VideoFile
+from .writers import write_video
+
+GENERATOR_VERSION = 1
+MANIFEST = "synth.json"
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """Size of a synthetic dataset. Width and height must be even (4:2:0 video)."""
+
+    num_classes: int
+    train_per_class: int = 40
+    val_per_class: int = 10
+    frames: int = 24
+    width: int = 96
+    height: int = 72
+    seed: int = 0
+
+
+# ---------------------------------------------------------------- synth-something: forward halves of twin pairs
+# Each script draws the sprites of the *forward* class; its twin is the same video reversed in time.
+
+def _main_radius(rng, height):
+    return rng.uniform(0.11, 0.17) * height
+
+
+def _wobble(rng, frames, amplitude):
+    return amplitude * rng.uniform(0, 1) * np.sin(rng.uniform(0, 2 * np.pi) + np.arange(frames) * rng.uniform(0.2, 1))
+
+
+def _left_to_right(rng, frames, width, height):
+    radius = _main_radius(rng, height)
+    start = rng.uniform(0.08, 0.35) * width
+    end = min(start + rng.uniform(0.4, 0.6) * width, width - radius)
+    y = rng.uniform(0.3, 0.7) * height + _wobble(rng, frames, 0.03 * height)
+    return [random_sprite(rng, start + (end - start) * progress(rng, frames), y, radius,
+                          angle=rng.uniform(0, 2 * np.pi), marker=True)]
+
+
+def _up(rng, frames, width, height):
+    radius = _main_radius(rng, height)
+    start = rng.uniform(0.65, 0.85) * height
+    end = max(start - rng.uniform(0.4, 0.55) * height, radius)
+    x = rng.uniform(0.2, 0.8) * width + _wobble(rng, frames, 0.03 * height)
+    return [random_sprite(rng, x, start + (end - start) * progress(rng, frames), radius,
+                          angle=rng.uniform(0, 2 * np.pi), marker=True)]
+
+
+def _approaching(rng, frames, width, height):
+    small = rng.uniform(0.06, 0.09) * height
+    large = small * rng.uniform(2.3, 3.2)
+    return [random_sprite(rng, rng.uniform(0.35, 0.65) * width, rng.uniform(0.4, 0.6) * height,
+                          small + (large - small) * progress(rng, frames), angle=rng.uniform(0, 2 * np.pi),
+                          marker=True)]
+
+
+def _clockwise(rng, frames, width, height):
+    start = rng.uniform(0, 2 * np.pi)
+    turn = rng.uniform(0.6, 1.3) * np.pi
+    return [random_sprite(rng, rng.uniform(0.3, 0.7) * width, rng.uniform(0.35, 0.65) * height,
+                          rng.uniform(0.18, 0.26) * height, angle=start + turn * progress(rng, frames), marker=True)]
+
+
+def _appearing(rng, frames, width, height):
+    onset = rng.uniform(0.15, 0.6) * (frames - 1)
+    fade = rng.uniform(1, 4)
+    opacity = np.clip((np.arange(frames) - onset) / fade, 0, 1).astype(np.float32)
+    return [random_sprite(rng, rng.uniform(0.25, 0.75) * width, rng.uniform(0.3, 0.7) * height,
+                          _main_radius(rng, height), angle=rng.uniform(0, 2 * np.pi), opacity=opacity, marker=True)]
+
+
+def _closer(rng, frames, width, height):
+    radii = [_main_radius(rng, height) * 0.85 for _ in range(2)]
+    direction = rng.uniform(0, np.pi)
+    along = np.array([np.cos(direction), np.sin(direction)])
+    centre = np.array([width, height]) / 2 + rng.uniform(-0.05, 0.05, 2) * height
+    # the farthest half-distance that keeps both objects inside the frame along this direction
+    room = min((size / 2 - max(radii)) / max(abs(a), 1e-3) for size, a in zip((width, height), along))
+    far = 2 * room * rng.uniform(0.75, 1.0)
+    near = sum(radii) * rng.uniform(1.0, 1.1)
+    distance = far + (near - far) * progress(rng, frames)
+    return [random_sprite(rng, centre[0] + sign * distance / 2 * along[0], centre[1] + sign * distance / 2 * along[1],
+                          radius, angle=rng.uniform(0, 2 * np.pi), marker=True)
+            for sign, radius in zip((-1, 1), radii)]
+
+
+def _covering(rng, frames, width, height):
+    radius = _main_radius(rng, height) * 0.8
+    x, y = rng.uniform(0.3, 0.7) * width, rng.uniform(0.35, 0.65) * height
+    target = random_sprite(rng, x, y, radius, angle=rng.uniform(0, 2 * np.pi), marker=True)
+    cover_radius = radius * rng.uniform(1.5, 1.8)
+    direction = rng.uniform(0, 2 * np.pi)
+    distance = (radius + cover_radius) * rng.uniform(1.1, 1.6) * (1 - progress(rng, frames))
+    colour = random_colour(rng)
+    cover = Sprite("square", str(rng.choice(("solid", "stripes", "checker"))), colour,
+                   contrasting_colour(colour, rng), (x + distance * np.cos(direction)).astype(np.float32),
+                   (y + distance * np.sin(direction)).astype(np.float32), np.float32(cover_radius))
+    return [target, cover]
+
+
+def _filling(rng, frames, width, height):
+    full = rng.uniform(0.75, 1.0)
+    empty = rng.uniform(0.0, 0.15)
+    colour = random_colour(rng)
+    return [Sprite("cup", "solid", colour, contrasting_colour(colour, rng), np.float32(rng.uniform(0.3, 0.7) * width),
+                   np.float32(rng.uniform(0.4, 0.6) * height), np.float32(rng.uniform(0.2, 0.3) * height),
+                   fill=empty + (full - empty) * progress(rng, frames))]
+
+
+SOMETHING_PAIRS: list[tuple[str, str, Callable]] = [
+    ("Moving [something] from left to right", "Moving [something] from right to left", _left_to_right),
+    ("Moving [something] up", "Moving [something] down", _up),
+    ("Approaching [something] with your camera", "Moving away from [something] with your camera", _approaching),
+    ("Turning [something] clockwise", "Turning [something] anticlockwise", _clockwise),
+    ("[Something] appearing", "[Something] disappearing", _appearing),
+    ("Moving [something] and [something] closer to each other",
+     "Moving [something] and [something] away from each other", _closer),
+    ("Covering [something] with [something]", "Uncovering [something]", _covering),
+    ("Filling [something]", "Emptying [something]", _filling),
+]
+
+
+def _distractors(rng, frames, width, height):
+    """0-2 small objects drifting in random directions: clutter that carries no label information."""
+    sprites = []
+    for _ in range(rng.integers(3)):
+        radius = rng.uniform(0.04, 0.07) * height
+        x = bounce(drift(rng, frames, rng.uniform(0, width), 0.02 * width), radius, width - radius)
+        y = bounce(drift(rng, frames, rng.uniform(0, height), 0.02 * height), radius, height - radius)
+        sprites.append(random_sprite(rng, x, y, radius, angle=drift(rng, frames, rng.uniform(0, 6.3), 0.2)))
+    return sprites
+
+
+def something_video(label: int, config: SynthConfig, rng: np.random.Generator) -> np.ndarray:
+    pair, reverse = divmod(label, 2)
+    frames, width, height = config.frames, config.width, config.height
+    margin_x, margin_y = width // 8, height // 8
+    background = generic_background(rng, height + margin_y, width + margin_x)
+    pan = camera_pan(rng, frames, margin_x, margin_y, moving=0.3)
+    sprites = _distractors(rng, frames, width, height) + SOMETHING_PAIRS[pair][2](rng, frames, width, height)
+    video = render(background, pan, sprites, frames, width, height)
+    return video[::-1] if reverse else video
+
+
+def something_classes(num_classes: int) -> list[str]:
+    return [template for forward, backward, _ in SOMETHING_PAIRS for template in (forward, backward)][:num_classes]
+
+
+# ---------------------------------------------------------------- synth-kinetics: appearance classes
+
+KINETICS_OBJECTS = [("striped ball", "circle", "stripes"), ("checkered box", "square", "checker"),
+                    ("star", "star", "solid"), ("ring", "ring", "solid"), ("spotted triangle", "triangle", "dots"),
+                    ("cross", "cross", "solid"), ("striped hexagon", "hexagon", "stripes"),
+                    ("two-tone diamond", "diamond", "halves")]
+KINETICS_SCENES = [("beach", "on the beach"), ("forest", "in the forest"), ("snow", "in the snow"),
+                   ("night", "at night"), ("pool", "in the pool"), ("indoor", "indoors"),
+                   ("desert", "in the desert"), ("grass", "on the grass")]
+
+
+def _kinetics_class(label: int) -> tuple[tuple[str, str, str], tuple[str, str]]:
+    """Class k: object k mod 8 in scene k // 2: neighbouring classes share a scene and differ by the object."""
+    return KINETICS_OBJECTS[label % len(KINETICS_OBJECTS)], KINETICS_SCENES[(label // 2) % len(KINETICS_SCENES)]
+
+
+def kinetics_classes(num_classes: int) -> list[str]:
+    return [f"{obj[0]} {scene[1]}" for obj, scene in map(_kinetics_class, range(num_classes))]
+
+
+def kinetics_video(label: int, config: SynthConfig, rng: np.random.Generator) -> np.ndarray:
+    (_, shape, texture), (scene, _) = _kinetics_class(label)
+    frames, width, height = config.frames, config.width, config.height
+    margin_x, margin_y = width // 6, height // 6
+    background = scene_background(scene, rng, height + margin_y, width + margin_x)
+    pan = camera_pan(rng, frames, margin_x, margin_y, moving=0.6)
+    radius = rng.uniform(0.15, 0.22) * height
+    x = bounce(drift(rng, frames, rng.uniform(radius, width - radius), 0.04 * width), radius, width - radius)
+    y = bounce(drift(rng, frames, rng.uniform(radius, height - radius), 0.04 * height), radius, height - radius)
+    actor = random_sprite(rng, x, y, radius, shapes=(shape,), textures=(texture,),
+                          angle=drift(rng, frames, rng.uniform(0, 2 * np.pi), 0.15))
+    sprites = _distractors(rng, frames, width, height) + [actor]
+    return render(background, pan, sprites, frames, width, height)
+
+
+# ---------------------------------------------------------------- the two datasets
+
+@dataclass(frozen=True)
+class SyntheticSpec:
+    name: str
+    layout: str  # annotation format written: "ssv2" or "kinetics"
+    suffix: str
+    fps: int
+    max_classes: int
+    classes: Callable[[int], list[str]]
+    video: Callable[[int, SynthConfig, np.random.Generator], np.ndarray]
+    defaults: SynthConfig
+
+
+SYNTHETIC = {
+    "synth-something": SyntheticSpec("synth-something", "ssv2", ".webm", 12, 2 * len(SOMETHING_PAIRS),
+                                     something_classes, something_video, SynthConfig(num_classes=12)),
+    "synth-kinetics": SyntheticSpec("synth-kinetics", "kinetics", ".mp4", 25,
+                                    2 * len(KINETICS_SCENES), kinetics_classes, kinetics_video,
+                                    SynthConfig(num_classes=10)),
+}
+
+
+def _check_config(spec: SyntheticSpec, config: SynthConfig) -> None:
+    problems = []
+    if not 2 <= config.num_classes <= spec.max_classes:
+        problems.append(f"num_classes {config.num_classes} must be in 2..{spec.max_classes}")
+    if spec.layout == "ssv2" and config.num_classes % 2:
+        problems.append(f"num_classes {config.num_classes} must be even (classes come in time-reversed twins)")
+    if config.train_per_class < 1 or config.val_per_class < 1:
+        problems.append("train_per_class and val_per_class must be at least 1")
+    if config.frames < 2:
+        problems.append(f"frames {config.frames} must be at least 2")
+    if config.width < 16 or config.height < 16 or config.width % 2 or config.height % 2:
+        problems.append(f"size {config.width}x{config.height} must be even and at least 16x16")
+    if problems:
+        raise ConfigError(f"{spec.name}: " + "; ".join(problems))
+
+
+def _youtube_id(rng: np.random.Generator) -> str:
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    return "".join(alphabet[i] for i in rng.integers(len(alphabet), size=11))
+
+
+def _plan(spec: SyntheticSpec, config: SynthConfig) -> list[dict]:
+    """One entry per video: its class, split, number and file name in the dataset's layout."""
+    names = spec.classes(config.num_classes)
+    jobs = [{"label": label, "split": split, "number": number}
+            for split, count in (("train", config.train_per_class), ("val", config.val_per_class))
+            for label in range(config.num_classes) for number in range(count)]
+    rng = np.random.default_rng([config.seed, 7])  # file names only: videos use their own generators
+    if spec.layout == "ssv2":  # integer ids in random order, as in the real release
+        for job, video_id in zip(jobs, rng.permutation(len(jobs)) + 1):
+            job["id"] = str(video_id)
+            job["file"] = f"20bn-something-something-v2/{video_id}{spec.suffix}"
+    else:
+        for job in jobs:
+            start = int(rng.integers(0, 290))
+            job.update(youtube_id=_youtube_id(rng), time_start=start, time_end=start + 10)
+            job["file"] = f"{job['split']}/{names[job['label']]}/" + kinetics_file_name(
+                job["youtube_id"], start, start + 10)
+    return jobs
+
+
+def _make_video(spec_name: str, config: SynthConfig, job: dict, folder: str) -> None:
+    spec = SYNTHETIC[spec_name]
+    rng = np.random.default_rng([config.seed, job["label"], job["split"] == "val", job["number"]])
+    write_video(Path(folder) / job["file"], spec.video(job["label"], config, rng), fps=spec.fps)
+
+
+def _check_readable(name: str, config: SynthConfig, job: dict, folder: Path) -> None:
+    """Write one video and read it back: decord fails on some frame widths (16, 24, 48 and 72 px, for one)."""
+    _make_video(name, config, job, str(folder))
+    try:
+        VideoFile(folder / job["file"]).read([0])
+    except UnreadableVideo as exc:
+        raise ConfigError(f"{name}: decord cannot read {config.width}x{config.height} videos ({exc.reason}); "
+                          f"choose another width") from None
+
+
+def _write_annotations(spec: SyntheticSpec, config: SynthConfig, jobs: list[dict], folder: Path) -> None:
+    names = spec.classes(config.num_classes)
+    if spec.layout == "ssv2":
+        labels = folder / "labels"
+        labels.mkdir(parents=True, exist_ok=True)
+        (labels / "labels.json").write_text(json.dumps(
+            {ssv2_template_name(name): str(label) for label, name in enumerate(names)}, indent=1))
+        for split, file_name in (("train", "train.json"), ("val", "validation.json")):
+            entries = [{"id": job["id"], "label": ssv2_template_name(names[job["label"]]).lower(),
+                        "template": names[job["label"]], "placeholders": ["something"] * names[job["label"]].count("[")}
+                       for job in jobs if job["split"] == split]
+            entries.sort(key=lambda entry: int(entry["id"]))
+            (labels / file_name).write_text(json.dumps(entries, indent=1))
+    else:
+        for split, file_name in (("train", "train.csv"), ("val", "validate.csv")):
+            with open(folder / file_name, "w", newline="") as file:
+                writer = csv.writer(file)
+                writer.writerow(["label", "youtube_id", "time_start", "time_end", "split"])
+                for job in jobs:
+                    if job["split"] == split:
+                        writer.writerow([names[job["label"]], job["youtube_id"], job["time_start"], job["time_end"],
+                                         split])
+
+
+def generate(name: str, folder: str | os.PathLike, config: SynthConfig | None = None, workers: int = 1) -> dict:
+    """Write synthetic dataset `name` into `folder` (created; should be empty) and return its manifest."""
+    spec = synthetic_spec(name)
+    config = config or spec.defaults
+    _check_config(spec, config)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    jobs = _plan(spec, config)
+    started = time.perf_counter()
+    _check_readable(name, config, jobs[0], folder)
+    if workers > 1:
+        with ProcessPoolExecutor(workers) as pool:
+            list(pool.map(_make_video, [name] * len(jobs), [config] * len(jobs), jobs, [str(folder)] * len(jobs),
+                          chunksize=8))
+    else:
+        for job in jobs:
+            _make_video(name, config, job, str(folder))
+    _write_annotations(spec, config, jobs, folder)
+    manifest = {"name": name, "generator_version": GENERATOR_VERSION, "layout": spec.layout,
+                "config": asdict(config), "videos": len(jobs), "classes": spec.classes(config.num_classes)}
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=1))
+    manifest["seconds"] = round(time.perf_counter() - started, 2)  # reported, not stored: files stay reproducible
+    return manifest
+
+
+def synthetic_spec(name: str) -> SyntheticSpec:
+    if name not in SYNTHETIC:
+        raise ConfigError(f"synthetic dataset {name!r} unknown; expected one of {', '.join(SYNTHETIC)}")
+    return SYNTHETIC[name]
+
+
+def read_manifest(folder: str | os.PathLike) -> dict | None:
+    path = Path(folder) / MANIFEST
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path: Path):
+    """An inter-process lock (two DDP ranks generating the same dataset wait for each other)."""
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def ensure_synthetic(name: str, folder: str | os.PathLike, config: SynthConfig | None = None,
+                     force: bool = False, workers: int = 1) -> Path:
+    """The folder of synthetic dataset `name`, generated there first if needed.
+
+    With `config=None` any complete synthetic set of that name already in `folder` is accepted; otherwise the
+    settings must match (or `force` regenerates). Generation goes to a temporary sibling folder renamed into
+    place at the end, under a file lock: a concurrent or interrupted run never leaves a half-written dataset.
+    """
+    spec = synthetic_spec(name)
+    folder = Path(folder).expanduser()
+    folder.parent.mkdir(parents=True, exist_ok=True)
+
+    def usable() -> bool:
+        manifest = read_manifest(folder)
+        if manifest is None or force:
+            return False
+        same_generator = manifest.get("name") == name and manifest.get("generator_version") == GENERATOR_VERSION
+        if same_generator and (config is None or manifest.get("config") == asdict(config)):
+            return True
+        raise ConfigError(f"{folder} already holds {manifest.get('name')} generated with {manifest.get('config')}; "
+                          f"remove it, choose another root, or regenerate with force")
+
+    if usable():
+        return folder
+    with _exclusive(folder.parent / f".{folder.name}.lock"):
+        if usable():  # another process finished it while we waited
+            return folder
+        if folder.exists() and not force and any(folder.iterdir()):
+            raise ConfigError(f"{folder} is not empty and holds no {name} manifest ({MANIFEST}); "
+                              f"choose an empty or new folder")
+        temporary = folder.parent / f".{folder.name}.partial-{os.getpid()}"
+        shutil.rmtree(temporary, ignore_errors=True)
+        generate(name, temporary, config or spec.defaults, workers=workers)
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.rename(temporary, folder)
+    return folder
+
+
+def with_overrides(name: str, **overrides) -> SynthConfig:
+    """The default settings of `name` with some fields replaced (None values keep the default)."""
+    return replace(synthetic_spec(name).defaults, **{k: v for k, v in overrides.items() if v is not None})
+
