@@ -97,25 +97,36 @@ def test_a_small_model_learns_synth_kinetics(tiny_kinetics, tmp_path):
     assert {"iter", "epoch"} <= {x["kind"] for x in lines}
 
 
-def test_sigkill_then_resume_is_bit_identical(tiny_kinetics, tmp_path):
+def _wait_for_log_lines(run_dir: Path, count: int) -> None:
+    log, deadline = run_dir / "metrics.jsonl", time.time() + 120
+    while time.time() < deadline:
+        if log.is_file() and sum(1 for _ in log.open()) >= count:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{log} never reached {count} lines")
+
+
+def test_sigterm_then_sigkill_then_resume_is_bit_identical(tiny_kinetics, tmp_path):
     exp = _experiment(tiny_kinetics, epochs=2, checkpoint_every=1, dropout=0.5)
     params = _params_file(tmp_path, exp)
-    reference, killed = tmp_path / "reference", tmp_path / "killed"
+    reference, stopped = tmp_path / "reference", tmp_path / "stopped"
     assert _cli("train", str(params), "--run-dir", str(reference), "--quiet").wait() == 0
 
-    proc = _cli("train", str(params), "--run-dir", str(killed), "--quiet")
-    log = killed / "metrics.jsonl"
-    deadline = time.time() + 120
-    while time.time() < deadline:  # kill mid-epoch 1, after a few iterations have been checkpointed
-        if log.is_file() and sum(1 for _ in log.open()) >= 4:
-            break
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
+    proc = _cli("train", str(params), "--run-dir", str(stopped), "--quiet")
+    _wait_for_log_lines(stopped, 2)
+    proc.send_signal(signal.SIGTERM)  # a clean stop: checkpoint, record, exit 0
+    assert proc.wait() == 0
+    assert read_record(stopped)["status"] == "interrupted"
+
+    proc = _cli("train", str(params), "--run-dir", str(stopped), "--quiet")
+    _wait_for_log_lines(stopped, 6)  # into epoch 1 (6 iterations per epoch) ...
+    proc.send_signal(signal.SIGKILL)  # ... then no chance to clean up
     proc.wait()
-    assert read_record(killed)["status"] == "running"
-    assert _cli("train", str(params), "--run-dir", str(killed), "--quiet").wait() == 0
-    assert read_record(killed)["status"] == "completed"
-    a, b = _weights(reference), _weights(killed)
+    assert read_record(stopped)["status"] == "running"
+
+    assert _cli("train", str(params), "--run-dir", str(stopped), "--quiet").wait() == 0
+    assert read_record(stopped)["status"] == "completed"
+    a, b = _weights(reference), _weights(stopped)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 

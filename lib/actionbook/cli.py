@@ -106,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     data_cli.add_parser(sub)
     data_cli.bench_add_parser(sub)
+    from actionbook.measure import bench_cli
+
+    bench_cli.add_parser(sub)
     return parser
 
 

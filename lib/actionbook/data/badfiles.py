@@ -8,8 +8,8 @@ the summary) when
 
 i.e. once more than `threshold` (default 1 %) of the items were replacements, judged over at least `min_items`
 (default 100) items: a single bad file in a small first batch does not stop a run, but two in the first hundred
-items do at 1 %. The counts are replacements, so a broken file met in every epoch counts in every epoch; the
-summary also lists distinct files.
+items do at 1 %. The counts are replacements: a broken file met in every epoch counts in every epoch, and a
+replacement that is itself broken counts again (rare at low rates). The summary also lists distinct files.
 """
 
 from __future__ import annotations

@@ -48,7 +48,7 @@ class VideoClipDataset(torch.utils.data.Dataset):
         self.split, self.train = split, split == "train"
         self.frames, self.sampling, self.frame_interval, self.num_clips = frames, sampling, frame_interval, num_clips
         self.transform = build_transform(self.train, input_size, scale_size, augment, flip, num_crops)
-        self.views = 1 if self.train else num_clips * num_crops
+        self.views = 1 if self.train else num_clips * num_crops  # per item: clips x crops in evaluation
         self.seed, self.epoch, self.name = seed, 0, name
         self.annotation_files = [Path(path) for path in annotation_files]
         self.max_replacements = max_replacements

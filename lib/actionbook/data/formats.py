@@ -124,15 +124,15 @@ def _list_lines(list_path: Path, what: str):
 
 def read_ibm_list(list_path: Path, frame_root: Path, min_frames: int = 0) -> list[Sample]:
     """IBM list `folder start end [label]`, separated by spaces or `;`; folders shorter than `min_frames` dropped."""
-    what = "IBM list lines 'folder start_frame end_frame label' (space or ';' separated)"
+    line_format = "'folder start_frame end_frame label' (space or ';' separated)"
     samples = []
-    for number, line in _list_lines(list_path, what):
+    for number, line in _list_lines(list_path, f"an IBM list of lines {line_format}"):
         fields = line.split(";") if ";" in line else line.split()
         try:
             folder, start, end = fields[0], int(fields[1]), int(fields[2])
             label = int(fields[3]) if len(fields) > 3 else -1
         except (IndexError, ValueError):
-            raise ConfigError(f"{list_path}:{number}: {line!r:.120} is not an {what}") from None
+            raise ConfigError(f"{list_path}:{number}: {line!r:.120} is not a line {line_format}") from None
         if end - start + 1 >= min_frames:
             samples.append(Sample(str(frame_root / folder), label, end - start + 1, start))
     return samples
@@ -140,12 +140,12 @@ def read_ibm_list(list_path: Path, frame_root: Path, min_frames: int = 0) -> lis
 
 def read_mmaction_list(list_path: Path, video_root: Path) -> list[Sample]:
     """MMAction2 video list `path label`, paths relative to `video_root`."""
-    what = "MMAction2 video list lines 'relative/path.mp4 label'"
+    line_format = "'relative/path.mp4 label'"
     samples = []
-    for number, line in _list_lines(list_path, what):
+    for number, line in _list_lines(list_path, f"an MMAction2 video list of lines {line_format}"):
         path, _, label = line.strip().rpartition(" ")
         if not path or not label.lstrip("-").isdigit():
-            raise ConfigError(f"{list_path}:{number}: {line!r:.120} is not an {what}")
+            raise ConfigError(f"{list_path}:{number}: {line!r:.120} is not a line {line_format}")
         samples.append(Sample(str(video_root / path), int(label)))
     return samples
 

@@ -26,7 +26,6 @@ import decord
 import numpy as np
 from PIL import Image
 
-VIDEO_EXTENSIONS = (".mp4", ".webm", ".mkv", ".avi", ".mov")
 FRAME_TEMPLATE = "{:05d}.jpg"
 
 decord.logging.set_level(decord.logging.QUIET)
@@ -70,16 +69,17 @@ def _captured_stderr():
             captured.text = sink.read().decode(errors="replace")
 
 
-def _cause(*messages: str, path: str) -> str:
+def _cause(message: str, path: str) -> str:
     """One readable line from decord/ffmpeg messages: log prefixes, stack traces and the path itself removed."""
     parts: list[str] = []
-    for message in messages:
-        for line in message.splitlines():
-            if line.startswith("Stack trace"):
-                break
-            line = _LOG_PREFIXES.sub("", line).replace(f"{path}, ", "").replace(f"[{path}] ", "").strip()
-            if line and line not in parts:
-                parts.append(line)
+    for line in message.splitlines():
+        if line.startswith("Stack trace"):
+            break
+        if line.startswith("Last message repeated"):  # ffmpeg's note about an earlier, skipped line
+            continue
+        line = _LOG_PREFIXES.sub("", line).replace(f"{path}, ", "").replace(f"[{path}] ", "").strip()
+        if line and line not in parts:
+            parts.append(line)
     text = "; ".join(parts) or "unknown decoder error"
     return text if len(text) <= 300 else text[:297] + "..."
 
@@ -117,7 +117,7 @@ class VideoFile:
                 error = exc
         if error is not None:
             # the exception itself only says "Error reading <path>...": prefer what decord printed
-            raise UnreadableVideo(self.path, "cannot open: " + _cause(err.text or str(error), path=self.path))
+            raise UnreadableVideo(self.path, "cannot open: " + _cause(err.text or str(error), self.path))
         self.num_frames = len(self._reader)
 
     def read(self, indices) -> np.ndarray:
@@ -126,7 +126,7 @@ class VideoFile:
         try:
             frames = self._reader.get_batch(unique.tolist()).asnumpy()
         except (RuntimeError, decord.DECORDError) as exc:
-            raise UnreadableVideo(self.path, "cannot decode: " + _cause(str(exc), path=self.path)) from None
+            raise UnreadableVideo(self.path, "cannot decode: " + _cause(str(exc), self.path)) from None
         return frames[inverse]
 
 
