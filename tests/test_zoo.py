@@ -85,8 +85,9 @@ def test_mmaction_table_params_and_flops():
     for setting, (params, flops) in documented.items():
         row = rows[setting]
         assert row["params"] == params, setting
-        digits = flops.rstrip("G")
+        digits = flops.rstrip("G")  # to the README's precision ...
         assert f"{row['mmaction_flops'] / 1e9:.{len(digits.split('.')[1])}f}" == digits, (setting, row)
+        assert row["flops_match"], setting  # ... and exactly the 0.x metafile's integer
     heavy = rows["i3d_r50_video_heavy_8x8x1_100e_kinetics400_rgb"]
     assert round(heavy["params"] / 1e6, 1) == 33.0
 

@@ -13,10 +13,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.modules.utils import _triple
 
-from actionbook.errors import ConfigError
 from actionbook.models.common import check_clip, check_frames, check_temporal_pooling
 from actionbook.models.registry import INCEPTION_MEAN, INCEPTION_STD, register
-from actionbook.models.resnet3d import Split, TemporalHead3d, conv_bn, init_3d, run_conv_bn
+from actionbook.models.resnet3d import Split, TemporalHead3d, check_min_frames, conv_bn, init_3d, run_conv_bn
 
 BN_EPS = 1e-3  # torchvision's GoogLeNet
 S3D_SPLIT = Split(bias=True, eps=BN_EPS)  # S3D's temporal convs carry a bias, and its BNs keep GoogLeNet's eps
@@ -124,9 +123,8 @@ class InceptionV1_3d(nn.Module):
 def _check(name: str, frames: int, temporal_pooling: str, pool5_2x2x2: bool) -> None:
     if check_temporal_pooling(temporal_pooling) != "none":
         check_frames(name, frames, 8, "temporal pooling halves T before inception3a, 4a and 5a")
-    elif pool5_2x2x2 and frames < 2:
-        raise ConfigError(f"model {name!r} cannot take frames={frames}: the 2x2x2 pool before inception5a "
-                          "takes T to T-1 (use at least 2)")
+    elif pool5_2x2x2:
+        check_min_frames(name, frames, 2, "the 2x2x2 pool before inception5a takes T to T-1")
 
 
 _INCEPTION = dict(backbone="inception-v1", mean=INCEPTION_MEAN, std=INCEPTION_STD, imagenet="googlenet",

@@ -16,7 +16,13 @@ import torch
 from torch import nn
 
 from actionbook.errors import ConfigError
-from actionbook.models.common import TemporalLogitHead, check_clip, check_frames, check_temporal_pooling
+from actionbook.models.common import (
+    ReferenceSyncBatchNorm3d,
+    TemporalLogitHead,
+    check_clip,
+    check_frames,
+    check_temporal_pooling,
+)
 from actionbook.models.registry import MMACTION_MEAN, MMACTION_STD, register
 
 
@@ -40,7 +46,7 @@ R2PLUS1D = Split(widen=True)
 
 
 def conv_bn(cin: int, cout: int, kernel: tuple[int, int], stride: tuple[int, int] = (1, 1), *,
-            split: Split | None = None, eps: float = 1e-5):
+            split: Split | None = None, eps: float = 1e-5, norm: type[nn.BatchNorm3d] = nn.BatchNorm3d):
     """The layers of one conv followed by its BN, as (conv, bn, conv_t, bn_t); conv_t and bn_t are None unless split.
 
     kernel = (kt, k) and stride = (temporal, spatial); padding keeps sizes ("same" for odd kernels).
@@ -48,12 +54,12 @@ def conv_bn(cin: int, cout: int, kernel: tuple[int, int], stride: tuple[int, int
     (kt, k), (st, s) = kernel, stride
     if split is None:
         conv = nn.Conv3d(cin, cout, (kt, k, k), (st, s, s), (kt // 2, k // 2, k // 2), bias=False)
-        return conv, nn.BatchNorm3d(cout, eps=eps), None, None
+        return conv, norm(cout, eps=eps), None, None
     mid = 3 * k * k * cin * cout // (k * k * cin + 3 * cout) if split.widen else cout
     conv = nn.Conv3d(cin, mid, (1, k, k), (1, s, s), (0, k // 2, k // 2), bias=False)
     conv_t = nn.Conv3d(mid, cout, (kt, 1, 1), (st, 1, 1), (kt // 2, 0, 0), bias=split.bias,
                        groups=mid if split.depthwise else 1)
-    return conv, nn.BatchNorm3d(mid, eps=split.eps), conv_t, nn.BatchNorm3d(cout, eps=eps)
+    return conv, nn.BatchNorm3d(mid, eps=split.eps), conv_t, norm(cout, eps=eps)
 
 
 def run_conv_bn(x, conv, bn, conv_t, bn_t, relu):
@@ -154,7 +160,12 @@ class ResNet3dSpec:
     split: Split | None = None
     split_everywhere: bool = False
     bn_eps: float = 1e-5
+    bn_type: type[nn.BatchNorm3d] = nn.BatchNorm3d  # of the BN after each conv (pair); not the one inside a pair
     lateral_channels: tuple[int, int, int, int] = (0, 0, 0, 0)  # SlowFast: fast->slow channels fused before a stage
+
+    @property
+    def out_channels(self) -> int:
+        return self.base_channels * 8 * DEPTHS[self.depth][0].expansion
 
     def block_kt(self, block: type, inflated: bool) -> tuple[int, int]:
         if not inflated:
@@ -178,12 +189,16 @@ class ResNet3d(nn.Module):
         block, counts = DEPTHS[spec.depth]
         split_outer = spec.split if spec.split_everywhere else None
 
-        def make_conv(cin, cout, kernel, stride=(1, 1), split=spec.split):
-            return conv_bn(cin, cout, kernel, stride, split=split if kernel[0] > 1 else split_outer, eps=spec.bn_eps)
+        def make_conv(cin, cout, kernel, stride=(1, 1), in_block=True):
+            """Block convs with a temporal kernel are split per spec.split; the stem, the shortcuts and 2D convs only
+            with split_everywhere."""
+            inflated = in_block and kernel[0] > 1
+            return conv_bn(cin, cout, kernel, stride, split=spec.split if inflated else split_outer, eps=spec.bn_eps,
+                           norm=spec.bn_type)
 
         c = spec.base_channels
         self.conv1, self.bn1, self.conv1_t, self.bn1_t = make_conv(3, c, (spec.stem_kt, 7), (spec.stem_stride_t, 2),
-                                                                   split=split_outer)
+                                                                   in_block=False)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool3d((1, 3, 3), (spec.pool1_stride_t, 2, 2), (0, 1, 1))
         self.pool2 = nn.MaxPool3d((2, 1, 1), (2, 1, 1)) if spec.pool2 else None
@@ -200,11 +215,10 @@ class ResNet3d(nn.Module):
                 s = stride if j == 0 else (1, 1)
                 downsample = None
                 if j == 0 and (s != (1, 1) or cin != planes * block.expansion):
-                    downsample = as_sequential(make_conv(cin, planes * block.expansion, (1, 1), s))
+                    downsample = as_sequential(make_conv(cin, planes * block.expansion, (1, 1), s, in_block=False))
                 blocks.append(block(cin, planes, s, spec.block_kt(block, bool(inflate[j])), make_conv, downsample))
                 inplanes = planes * block.expansion
             self.add_module(f"layer{i + 1}", nn.Sequential(*blocks))
-        self.out_channels = inplanes
         self.head = head
 
     def stages(self) -> list[nn.Sequential]:
@@ -286,8 +300,7 @@ def _ibm_resnet3d(name: str, depth: int, split: bool, num_classes: int, frames: 
         check_frames(name, frames, 8, "temporal striding halves T in layer2, layer3 and layer4")
     ts = 1 if temporal_pooling == "none" else 2
     spec = ResNet3dSpec(depth, t_strides=(1, ts, ts, ts), split=replace(S3D, depthwise=dw_t_conv) if split else None)
-    model = ResNet3d(spec, frames=frames)
-    model.head = TemporalHead3d(model.out_channels, num_classes, dropout)
+    model = ResNet3d(spec, TemporalHead3d(spec.out_channels, num_classes, dropout), frames)
     init_3d(model, fc_std=0.001)
     return model
 
@@ -320,14 +333,15 @@ MMACTION_RESNET3D = {
     # SlowOnly (= SlowFast's slow pathway without laterals): 1x7x7 stem, res4/res5 inflated, T constant.
     "slowonly_r50": ResNet3dSpec(50, stem_kt=1, inflate=(0, 0, 1, 1), inflate_style="3x1x1"),
     # R(2+1)D: every conv (stem and shortcuts too) is a (2+1)D pair; T halves in res3, res4, res5.
-    "r2plus1d_r34": ResNet3dSpec(34, t_strides=(1, 2, 2, 2), split=R2PLUS1D, split_everywhere=True, bn_eps=1e-3),
+    # The BN after each pair was SyncBN upstream (the one inside a pair plain BN, eps 1e-5).
+    "r2plus1d_r34": ResNet3dSpec(34, t_strides=(1, 2, 2, 2), split=R2PLUS1D, split_everywhere=True, bn_eps=1e-3,
+                                 bn_type=ReferenceSyncBatchNorm3d),
 }
 
 
 def _mmaction_resnet3d(key: str, num_classes: int, frames: int, zero_init_residual: bool) -> ResNet3d:
     spec = MMACTION_RESNET3D[key]
-    model = ResNet3d(spec, frames=frames)
-    model.head = PooledHead(model.out_channels, num_classes)
+    model = ResNet3d(spec, PooledHead(spec.out_channels, num_classes), frames)
     init_3d(model, fc_std=0.01, zero_init_residual=zero_init_residual)
     return model
 

@@ -36,7 +36,7 @@ class SlowFast(nn.Module):
         self.laterals = nn.ModuleList(
             nn.Conv3d(c, 2 * c, (lateral_kernel, 1, 1), (alpha, 1, 1), ((lateral_kernel - 1) // 2, 0, 0), bias=False)
             for c in LATERAL_IN)
-        self.head = PooledHead(self.slow.out_channels + self.fast.out_channels, num_classes)
+        self.head = PooledHead(SLOW.out_channels + FAST.out_channels, num_classes)
         init_3d(self, fc_std=0.01, zero_init_residual=True)
 
     def features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -19,7 +19,7 @@ class MmactionSetting:
     num_clips: int
     batch_per_gpu: int
     documented_params: int | None
-    documented_flops: str | None  # as published, e.g. "43.56G"
+    documented_flops: int | None  # MMAction2 0.x metafile, in mmcv's convention (README rounds it: "43.56G")
     flops_frames: int
     flops_input_size: int
     options: tuple[tuple[str, object], ...] = ()
@@ -36,27 +36,27 @@ class MmactionSetting:
 
 
 MMACTION_SETTINGS: tuple[MmactionSetting, ...] = (
-    MmactionSetting("tsn_r50_1x1x3_100e_kinetics400_rgb", "mmaction_tsn_r50", 1, 1, 3, 32, 24_327_632, "103.0G",
+    MmactionSetting("tsn_r50_1x1x3_100e_kinetics400_rgb", "mmaction_tsn_r50", 1, 1, 3, 32, 24_327_632, 102_997_721_600,
                     25, 224, note="FLOPs at the 25-frame test setting"),
-    MmactionSetting("i3d_r50_32x2x1_100e_kinetics400_rgb", "mmaction_i3d_r50", 32, 2, 1, 8, 28_043_472, "43.56G",
+    MmactionSetting("i3d_r50_32x2x1_100e_kinetics400_rgb", "mmaction_i3d_r50", 32, 2, 1, 8, 28_043_472, 43_564_040_192,
                     32, 256),
     MmactionSetting("i3d_r50_video_heavy_8x8x1_100e_kinetics400_rgb", "mmaction_i3d_r50_heavy", 8, 8, 1, 8,
                     33_024_208, None, 8, 256,
                     note="params derived (README: 33.0M); its FLOPs were published for 32 frames only (166.3G)"),
-    MmactionSetting("tsm_r50_1x1x8_50e_kinetics400_rgb", "mmaction_tsm_r50", 1, 1, 8, 8, 24_327_632, "32.97G",
+    MmactionSetting("tsm_r50_1x1x8_50e_kinetics400_rgb", "mmaction_tsm_r50", 1, 1, 8, 8, 24_327_632, 32_965_562_368,
                     8, 224, note="the seed table writes _100e_; the 2020 config file was _50e_"),
     MmactionSetting("slowonly_r50_video_4x16x1_256e_kinetics400_rgb", "mmaction_slowonly_r50", 4, 16, 1, 8,
-                    32_454_096, "27.43G", 4, 256),
+                    32_454_096, 27_430_649_856, 4, 256),
     MmactionSetting("slowonly_r50_video_8x8x1_256e_kinetics400_rgb", "mmaction_slowonly_r50", 8, 8, 1, 8,
-                    32_454_096, "54.86G", 8, 256),
+                    32_454_096, 54_860_480_512, 8, 256),
     MmactionSetting("slowfast_r50_video_4x16x1_256e_kinetics400_rgb", "mmaction_slowfast_r50_4x16", 32, 2, 1, 8,
-                    34_479_288, "36.44G", 32, 256, note="slow pathway 4 frames (every 8th), fast 32"),
+                    34_479_288, 36_441_296_896, 32, 256, note="slow pathway 4 frames (every 8th), fast 32"),
     MmactionSetting("slowfast_r50_video_8x8x1_256e_kinetics400_rgb", "mmaction_slowfast_r50_8x8", 32, 2, 1, 8,
-                    34_565_560, "66.22G", 32, 256, note="lateral kernel 7 (0.x final); 5 on 2020-07-01"),
+                    34_565_560, 66_222_034_944, 32, 256, note="lateral kernel 7 (0.x final); 5 on 2020-07-01"),
     MmactionSetting("r2plus1d_r34_8x8x1_180e_kinetics400_rgb", "mmaction_r2plus1d_r34", 8, 8, 1, 8, 63_759_281,
-                    "53.18G", 8, 256, note="16 per GPU on 2020-07-01, 8 from 07-06"),
+                    53_175_572_992, 8, 256, note="16 per GPU on 2020-07-01, 8 from 07-06"),
     MmactionSetting("r2plus1d_r34_32x2x1_180e_kinetics400_rgb", "mmaction_r2plus1d_r34", 32, 2, 1, 6, 63_759_281,
-                    "212.7G", 32, 256),
+                    212_701_677_568, 32, 256),
 )
 
 
@@ -67,10 +67,3 @@ def mmaction_setting(name: str) -> MmactionSetting:
         if s.setting == name:
             return s
     raise ConfigError(f"unknown MMAction2 setting {name!r}; known: {', '.join(s.setting for s in MMACTION_SETTINGS)}")
-
-
-def documented_flops_matches(documented: str, counted: int) -> bool:
-    """A published 'XX.XXG' matches a count that rounds to it at the published precision."""
-    digits = documented.rstrip("G")
-    decimals = len(digits.split(".")[1]) if "." in digits else 0
-    return f"{counted / 1e9:.{decimals}f}" == digits

@@ -5,7 +5,7 @@ from __future__ import annotations
 from actionbook.experiment import Experiment
 from actionbook.measure import model_complexity
 from actionbook.published import ibm_rows
-from actionbook.published.mmaction_settings import MMACTION_SETTINGS, documented_flops_matches
+from actionbook.published.mmaction_settings import MMACTION_SETTINGS
 
 
 def ibm_zoo(rows: list[str] | None = None) -> list[dict]:
@@ -56,8 +56,7 @@ def mmaction_zoo() -> list[dict]:
             "documented_params": s.documented_params,
             "documented_flops": s.documented_flops,
             "params_match": at_doc["params"] == s.documented_params if s.documented_params else None,
-            "flops_match": (documented_flops_matches(s.documented_flops, at_doc["mmaction_flops"])
-                            if s.documented_flops else None),
+            "flops_match": at_doc["mmaction_flops"] == s.documented_flops if s.documented_flops else None,
             "note": s.note,
         })
     return out
