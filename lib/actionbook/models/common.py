@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.modules.utils import _triple
 
 from actionbook.errors import ConfigError
 
@@ -37,29 +38,37 @@ def fold_time(x: torch.Tensor) -> torch.Tensor:
     return x.transpose(1, 2).reshape(n * t, c, h, w)
 
 
+class PaddedAvgPool3d(nn.AvgPool3d):
+    """AvgPool3d that averages over a zero pad (count_include_pad, as the reference). The pad is applied explicitly
+    because avg_pool3d rejects an input smaller than the kernel even when the pad covers it (T=2 at the last pool
+    of an 8-frame clip with temporal pooling)."""
+
+    def __init__(self, kernel_size, stride, padding):
+        super().__init__(kernel_size, stride)
+        pt, ph, pw = _triple(padding)
+        self.pad = (pw, pw, ph, ph, pt, pt)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(F.pad(x, self.pad))
+
+
 class TemporalPooling(nn.Module):
     """Halve T of a time-folded (N*T, C, H, W) map: 3-tap pool, stride 2, pad 1 (IBM's 2D temporal pooling).
 
-    Average pooling counts the zero pad (count_include_pad), as the reference does. That pad is made explicit here:
-    same result, but PyTorch's avg_pool3d rejects T=2 (an 8-frame clip at the last stage) as "smaller than kernel
-    size" even with padding.
+    Average pooling counts the zero pad (count_include_pad), as the reference does.
     """
 
     def __init__(self, frames: int, method: str = "max"):
         super().__init__()
         self.frames = frames
         self.method = method
-        if method == "max":
-            self.pool = nn.MaxPool3d(kernel_size=(3, 1, 1), stride=(2, 1, 1), padding=(1, 0, 0))
-        else:
-            self.pool = nn.AvgPool3d(kernel_size=(3, 1, 1), stride=(2, 1, 1))
+        pool = nn.MaxPool3d if method == "max" else PaddedAvgPool3d
+        self.pool = pool(kernel_size=(3, 1, 1), stride=(2, 1, 1), padding=(1, 0, 0))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         nt, c, h, w = x.shape
         n = nt // self.frames
         x = x.view(n, self.frames, c, h, w).transpose(1, 2)
-        if self.method == "avg":
-            x = F.pad(x, (0, 0, 0, 0, 1, 1))
         x = self.pool(x)
         t = x.shape[2]
         return x.transpose(1, 2).reshape(n * t, c, h, w)

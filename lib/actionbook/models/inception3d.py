@@ -9,44 +9,15 @@ from __future__ import annotations
 from dataclasses import replace
 
 import torch
-import torch.nn.functional as F
 from torch import nn
-from torch.nn.modules.utils import _triple
 
-from actionbook.models.common import check_clip, check_frames, check_temporal_pooling
+from actionbook.models.common import PaddedAvgPool3d, check_clip, check_frames, check_temporal_pooling
+from actionbook.models.inception2d import INCEPTION_BLOCKS
 from actionbook.models.registry import INCEPTION_MEAN, INCEPTION_STD, register
 from actionbook.models.resnet3d import Split, TemporalHead3d, check_min_frames, conv_bn, init_3d, run_conv_bn
 
 BN_EPS = 1e-3  # torchvision's GoogLeNet
 S3D_SPLIT = Split(bias=True, eps=BN_EPS)  # S3D's temporal convs carry a bias, and its BNs keep GoogLeNet's eps
-
-# name: (in, 1x1, 3x3 reduce, 3x3, "5x5" reduce, "5x5" (a 3x3, as in torchvision), pool proj)
-INCEPTION_BLOCKS = {
-    "3a": (192, 64, 96, 128, 16, 32, 32),
-    "3b": (256, 128, 128, 192, 32, 96, 64),
-    "4a": (480, 192, 96, 208, 16, 48, 64),
-    "4b": (512, 160, 112, 224, 24, 64, 64),
-    "4c": (512, 128, 128, 256, 24, 64, 64),
-    "4d": (512, 112, 144, 288, 32, 64, 64),
-    "4e": (528, 256, 160, 320, 32, 128, 128),
-    "5a": (832, 256, 160, 320, 32, 128, 128),
-    "5b": (832, 384, 192, 384, 48, 128, 128),
-}
-
-
-class PaddedAvgPool3d(nn.AvgPool3d):
-    """AvgPool3d that averages over a zero pad (count_include_pad, as the reference). The pad is applied explicitly
-    because avg_pool3d rejects an input smaller than the kernel even when the pad covers it (T=2 at the last pool
-    of an 8-frame clip with temporal pooling)."""
-
-    def __init__(self, kernel_size, stride, padding):
-        super().__init__(kernel_size, stride)
-        pt, ph, pw = _triple(padding)
-        self.pad = (pw, pw, ph, ph, pt, pt)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(F.pad(x, self.pad))
-
 
 class BasicConv3d(nn.Module):
     """Conv (no bias) -> BN -> ReLU; S3D splits it into conv 1xkxk -> bn -> ReLU -> conv_t kt x1x1 -> bn_t -> ReLU."""
