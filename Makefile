@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup test test-slow book lab clean
+.PHONY: setup test test-slow book book-html book-check lab clean
 
 setup: $(STAMP)
 
@@ -21,6 +21,43 @@ test: setup
 
 test-slow: setup
 	$(BIN)/python -m pytest -m slow
+
+# ---- the book ------------------------------------------------------------------------------------------------
+# `make book`: run what is missing of the default profile through the runner (`actionbook run` skips every run
+# whose record is complete and whose params and code are unchanged), then build the HTML offline, warnings as
+# errors. The default profile is the CPU-scale proxy study; the full-scale rows (params/ibm, params/mmaction) need
+# GPUs and the datasets: run them with `actionbook run` where those are, and commit their run folders.
+BOOK_PARAMS ?= $(sort $(wildcard params/proxy/*.yaml))
+JB_FLAGS    ?= -W -n --keep-going
+JB_BUILD     = $(BIN)/jupyter-book build . $(JB_FLAGS)
+BOOK_SHOTS  ?= /tmp/book-shots
+
+book: setup
+	@status=0; \
+	if [ -n "$(strip $(BOOK_PARAMS))" ]; then \
+		$(BIN)/actionbook run $(BOOK_PARAMS) || status=$$?; \
+	else \
+		echo "book: the default profile has no params file (params/proxy/ is empty): nothing to run"; \
+	fi; \
+	$(JB_BUILD) || exit $$?; \
+	if [ $$status -ne 0 ]; then echo "book: built, but some runs failed (the book shows them as failed)"; fi; \
+	exit $$status
+
+# only the HTML, from the records on disk (chapters re-executed only where their text, records or library changed)
+book-html: setup
+	$(JB_BUILD)
+
+# the built pages in headless Chromium: every page loads, tables render, figures decode; screenshots of the chapters
+book-check:
+	$(BIN)/python book/check_pages.py _build/html --shots $(BOOK_SHOTS)
+
+# JupyterLab with the project's kernel ("actionbook", installed by setup); installs the `lab` extra on first use.
+# LAB_FLAGS passes options on, e.g. `make lab LAB_FLAGS="--no-browser --port 8899"`.
+LAB_FLAGS ?=
+
+lab: setup
+	@$(BIN)/python -c "import jupyterlab" 2>/dev/null || $(BIN)/python -m pip install -q -e '.[lab]'
+	$(BIN)/jupyter lab --ServerApp.root_dir=. $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_FLAGS)
 
 clean:
 	rm -rf _build .pytest_cache

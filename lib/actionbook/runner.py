@@ -1,0 +1,258 @@
+"""The batch runner: `actionbook run PARAMS...` executes each params file through a notebook with papermill.
+
+Each params file becomes the run folder `book/runs/<name>/` (name = the file's stem) holding the executed notebook
+and the run record side by side (plus the trainer's metrics, evaluations and checkpoints). Beside the record,
+`runner.json` keeps what the run was made from: a hash of its parameters (the file's values and any --set
+overrides) and a hash of the code (every source file of the `actionbook` package and the notebook).
+
+The skip rule: a run is skipped when its record says `completed` and both hashes are unchanged. When a hash
+changed, the old folder is cleared and the run starts afresh; when they match but the record is not complete
+(failed, interrupted), the notebook runs again on the same folder and the trainer resumes from its checkpoint.
+A failure never stops the batch: the executed notebook (with the error in it) is kept, the record is marked
+`failed` with a one-line reason, and the next run starts. The exit status is non-zero if any run failed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from actionbook.errors import ConfigError
+from actionbook.params import project_root
+from actionbook.report.records import read_record, write_json_atomic, write_record
+
+RUNNER_FILE = "runner.json"
+NOTEBOOKS = ("train", "benchmark", "evaluate", "model_zoo")
+
+
+@dataclass
+class RunResult:
+    name: str
+    status: str  # "completed", "skipped" or "failed"
+    run_dir: str
+    reason: str | None = None
+    seconds: float = 0.0
+    summary: str = ""
+
+
+def default_runs_dir() -> Path:
+    return project_root() / "book" / "runs"
+
+
+def notebook_path(notebook: str | Path) -> Path:
+    """A notebook by name (train, benchmark, ...) from the project's notebooks/, or a path."""
+    path = Path(notebook)
+    if path.suffix != ".ipynb":
+        if str(notebook) not in NOTEBOOKS:
+            raise ConfigError(f"notebook {str(notebook)!r} unknown; expected one of {', '.join(NOTEBOOKS)} or a "
+                              f".ipynb path")
+        path = project_root() / "notebooks" / f"{notebook}.ipynb"
+    if not path.is_file():
+        raise ConfigError(f"notebook {str(path)!r} does not exist")
+    return path
+
+
+# ---- hashes ---------------------------------------------------------------------------------------------------
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def params_hash(parameters: dict[str, Any]) -> str:
+    return _sha(json.dumps(parameters, sort_keys=True, default=str).encode())[:16]
+
+
+def code_hash(notebook: Path) -> str:
+    """Every source file of the actionbook package (code and the published tables it reads) and the notebook."""
+    import actionbook
+
+    package = Path(actionbook.__file__).resolve().parent
+    digest = hashlib.sha256()
+    files = sorted(p for p in package.rglob("*") if p.is_file() and p.suffix in (".py", ".md", ".json", ".yaml")
+                   and "__pycache__" not in p.parts)
+    for path in files:
+        digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes() + b"\0")
+    digest.update(b"notebook\0" + Path(notebook).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def load_parameters(params_file: str | Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    path = Path(params_file)
+    if not path.is_file():
+        raise ConfigError(f"params file {str(path)!r} does not exist")
+    values = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(values, dict):
+        raise ConfigError(f"params file {str(path)!r} must hold a mapping of parameter: value")
+    return {**values, **(overrides or {})}
+
+
+def parse_overrides(items: list[str] | None) -> dict[str, Any]:
+    """`key=value` strings; values are read as YAML scalars (8 -> int, 0.1 -> float, true, null, [1, 2])."""
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set takes key=value, got {item!r}")
+        out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+    return out
+
+
+# ---- one run --------------------------------------------------------------------------------------------------
+
+def plan(params_file: Path, runs_dir: Path, notebook: Path, overrides: dict | None = None,
+         force: bool = False, ignore_code: bool = False) -> tuple[str, Path, dict, dict, str]:
+    """(name, run folder, parameters, hashes, action) where action is "skip", "resume" or "fresh"."""
+    name = Path(params_file).stem
+    run_dir = runs_dir / name
+    parameters = load_parameters(params_file, overrides)
+    hashes = {"params": params_hash(parameters), "code": code_hash(notebook), "notebook": notebook.name}
+    state = _read_json(run_dir / RUNNER_FILE)
+    record = read_record(run_dir)
+    keys = ("params", "notebook") if ignore_code else ("params", "code", "notebook")
+    same = state is not None and all(state.get("hashes", {}).get(k) == hashes[k] for k in keys)
+    if force or not same:
+        action = "fresh"
+    elif record is not None and record.get("status") == "completed":
+        action = "skip"
+    else:
+        action = "resume"
+    return name, run_dir, parameters, hashes, action
+
+
+def run_one(params_file: str | Path, runs_dir: str | Path | None = None, notebook: str | Path = "train",
+            overrides: dict | None = None, force: bool = False, ignore_code: bool = False,
+            kernel_name: str | None = None) -> RunResult:
+    """Execute one params file through the notebook into `runs_dir/<name>/` (see the module's rules)."""
+    import papermill
+
+    notebook = notebook_path(notebook)
+    runs_dir = Path(runs_dir) if runs_dir else default_runs_dir()
+    name, run_dir, parameters, hashes, action = plan(Path(params_file), runs_dir, notebook, overrides, force,
+                                                     ignore_code)
+    if action == "skip":
+        return RunResult(name, "skipped", str(run_dir), summary=_summary(read_record(run_dir)))
+    if action == "fresh" and run_dir.exists():
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    state = {"params_file": str(params_file), "parameters": parameters, "hashes": hashes, "action": action,
+             "started": started, "notebook": notebook.name, "executed_notebook": notebook.name}
+    write_json_atomic(run_dir / RUNNER_FILE, state)
+    t0 = time.perf_counter()
+    reason = None
+    try:
+        papermill.execute_notebook(
+            str(notebook), str(run_dir / notebook.name), parameters={**parameters, "run_dir": str(run_dir)},
+            kernel_name=kernel_name or pick_kernel(notebook), cwd=str(project_root()), progress_bar=False)
+    except Exception as err:  # papermill's execution error, a dead kernel, a missing kernel: all end the run
+        reason = _one_line(err)
+    seconds = time.perf_counter() - t0
+    record = read_record(run_dir)
+    if reason is None and (record is None or record.get("status") != "completed"):
+        reason = (f"the notebook finished but the record says {record.get('status')!r}" if record
+                  else "the notebook finished without writing a record")
+    if reason is not None:
+        _write_failed_record(run_dir, record, parameters, reason)
+    write_json_atomic(run_dir / RUNNER_FILE, {**state, "status": "failed" if reason else "completed",
+                                              "reason": reason, "seconds": round(seconds, 1),
+                                              "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+    status = "failed" if reason else "completed"
+    return RunResult(name, status, str(run_dir), reason, round(seconds, 1), _summary(read_record(run_dir)))
+
+
+def _write_failed_record(run_dir: Path, record: dict | None, parameters: dict, reason: str) -> None:
+    record = dict(record or {"schema": 1, "experiment": parameters, "run_dir": str(run_dir)})
+    if record.get("status") != "failed" or not record.get("reason"):
+        record["reason"] = reason
+    record["status"] = "failed"
+    record["updated"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    write_record(run_dir, record)
+
+
+def _one_line(err: Exception) -> str:
+    """The cell's own error (`ename: evalue`) for papermill failures, else the exception's first line."""
+    ename, evalue = getattr(err, "ename", None), getattr(err, "evalue", None)
+    text = f"{ename}: {evalue}" if ename else f"{type(err).__name__}: {err}"
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    return lines[0] if lines else type(err).__name__
+
+
+def _summary(record: dict | None) -> str:
+    if not record:
+        return ""
+    val = record.get("metrics", {}).get("val")
+    if val and "top1" in val:
+        return f"val top-1 {val['top1']:.2f}%"
+    speed = record.get("metrics", {}).get("speed")
+    if speed and "mean_iter_s" in speed:
+        return f"{speed['mean_iter_s']:.3f} s/iter"
+    return ""
+
+
+def pick_kernel(notebook: Path) -> str:
+    """The notebook's kernel if it is installed (`make setup` installs "actionbook"), else this Python's."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    wanted = json.loads(Path(notebook).read_text()).get("metadata", {}).get("kernelspec", {}).get("name")
+    available = KernelSpecManager().find_kernel_specs()
+    return wanted if wanted in available else "python3"
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+# ---- the batch ------------------------------------------------------------------------------------------------
+
+def run_batch(params_files: list[str | Path], runs_dir: str | Path | None = None, notebook: str | Path = "train",
+              overrides: dict | None = None, force: bool = False, ignore_code: bool = False,
+              kernel_name: str | None = None, dry_run: bool = False, log=None) -> list[RunResult]:
+    """Run every params file in order; a failure is recorded and the batch goes on."""
+    log = log or (lambda message: print(message, flush=True))
+    files = [Path(p) for p in params_files]
+    missing = [str(p) for p in files if not p.is_file()]
+    if missing:
+        raise ConfigError(f"params file(s) not found: {', '.join(missing)}")
+    names = [p.stem for p in files]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ConfigError(f"two params files would share a run folder: {', '.join(duplicates)}")
+    nb = notebook_path(notebook)
+    runs = Path(runs_dir) if runs_dir else default_runs_dir()
+    results = []
+    for i, path in enumerate(files, 1):
+        prefix = f"[{i}/{len(files)}] {path.stem}"
+        if dry_run:
+            action = plan(path, runs, nb, overrides, force, ignore_code)[4]
+            log(f"{prefix}: would {'skip (complete, unchanged)' if action == 'skip' else action + ' run'}")
+            continue
+        log(f"{prefix}: running {nb.name} -> {runs / path.stem}")
+        result = run_one(path, runs, nb, overrides, force, ignore_code, kernel_name)
+        detail = {"skipped": "skipped (complete, unchanged)", "completed": f"completed in {result.seconds:.0f} s",
+                  "failed": f"FAILED after {result.seconds:.0f} s: {result.reason}"}[result.status]
+        log(f"{prefix}: {detail}" + (f" ({result.summary})" if result.summary else ""))
+        results.append(result)
+    return results
+
+
+def summary_line(results: list[RunResult]) -> str:
+    counts = {s: sum(r.status == s for r in results) for s in ("completed", "skipped", "failed")}
+    line = (f"actionbook run: {len(results)} run(s): {counts['completed']} completed, {counts['skipped']} skipped, "
+            f"{counts['failed']} failed")
+    failed = [r.name for r in results if r.status == "failed"]
+    return line + (f" ({', '.join(failed)})" if failed else "")
+
+
+def results_json(results: list[RunResult]) -> str:
+    return json.dumps([asdict(r) for r in results], indent=1)

@@ -1,0 +1,274 @@
+"""The report library the book's chapters call: run records -> status per published row, tables, estimates, plots."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import matplotlib
+import pytest
+
+matplotlib.use("Agg")
+
+from actionbook.report import plots, tables  # noqa: E402
+
+PROJECT = Path(__file__).resolve().parents[1]
+SSV2_TAM = "st2stv2-TAM-b3-sum-resnet-50-f16-cosine-bs48-e75"
+K400_I3D = "kinetics400-i3d-resnet-50-tp-f16-cosine-bs72-e100"
+
+
+def provenance(gpu: str | None = None, world: int = 1) -> dict:
+    return {"git": {"commit": "0123456789abcdef", "dirty": False},
+            "versions": {"python": "3.11.2", "torch": "2.14.1", "cuda": "12.8" if gpu else None, "numpy": "2.3"},
+            "hardware": {"cpu": "Test CPU", "cpu_count": 2, "torch_threads": 2, "gpu": gpu,
+                         "gpu_count": 8 if gpu else 0},
+            "host": "testhost", "world_size": world, "seed": 0}
+
+
+def make_run(runs: Path, name: str, *, dataset: str, model: str, frames: int, epochs: int, status="completed",
+             top1=50.0, top5=80.0, iters_per_epoch=None, epochs_done=None, notebook=True, gpu=None, world=1,
+             temporal_pooling=None, folder=None) -> Path:
+    run = runs / (folder or name)
+    run.mkdir(parents=True)
+    history = [{"epoch": e + 1, "train_loss": 1.0 / (e + 1), "train_top1": 10.0 * e,
+                "val_top1": top1 * (e + 1) / epochs, "val_top5": top5, "lr": 0.01, "mean_iter_s": 0.5}
+               for e in range(epochs_done or epochs)]
+    proto = {"split": "val", "clips": 1, "crops": 1, "frames": frames, "input_size": 224, "dataset": dataset}
+    record = {
+        "schema": 1, "status": status, "reason": None if status == "completed" else "stopped",
+        "experiment": {"name": name, "dataset": dataset, "model": model, "frames": frames, "epochs": epochs,
+                       "iters_per_epoch": iters_per_epoch, "input_size": 224, "batch_size": 8,
+                       "temporal_pooling": temporal_pooling},
+        "metrics": {"val": {"top1": top1, "top5": top5, "mean_class_acc": top1, "samples": 100, "protocol": proto},
+                    "best_val_top1": top1},
+        "history": history,
+        "complexity": {"params": 23_903_918, "conv_macs": 65_663_926_272, "fvcore_flops": 65_700_000_000,
+                       "input": f"1x3x{frames}x224x224", "conv_macs_224": 65_663_926_272},
+        "timings": {"train_s": 3600.0, "mean_iter_s": 0.5},
+        "provenance": provenance(gpu, world),
+    }
+    (run / "record.json").write_text(json.dumps(record))
+    if notebook:
+        nb = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": ["# Train\n"]}],
+              "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+                           "papermill": {"duration": 125.5, "start_time": "2025-01-01T00:00:00",
+                                         "end_time": "2025-01-01T00:02:05", "version": "2.7.0"}},
+              "nbformat": 4, "nbformat_minor": 5}
+        (run / "train.ipynb").write_text(json.dumps(nb))
+    return run
+
+
+@pytest.fixture
+def book(tmp_path) -> Path:
+    (tmp_path / "book" / "runs").mkdir(parents=True)
+    return tmp_path / "book"
+
+
+# ---- published rows --------------------------------------------------------------------------------------------
+
+def test_published_ibm_rows_and_their_models():
+    pub = tables.published_ibm()
+    assert len(pub) == 28
+    assert (pub["section"] == tables.SSV2).sum() == 12 and (pub["section"] == tables.K400).sum() == 16
+    assert set(pub["family"]) == {"TSN", "TAM", "I3D", "S3D"}
+    row = pub.set_index("row").loc[SSV2_TAM]
+    assert (row["model"], row["frames"], row["label"]) == ("tam_r50", 16, "TAM ResNet-50")
+    assert tables.backbone("i3d") == "Inception-v1" and tables.backbone("s3d_r50") == "ResNet-50"
+
+
+# ---- run records and status -------------------------------------------------------------------------------------
+
+def test_no_runs_means_not_yet_run(book):
+    status = tables.ibm_status(tables.load_runs(book / "runs"))
+    assert set(status["status"]) == {"not yet run"}
+    counts = tables.status_counts(status)
+    assert counts.loc["total", "not yet run"] == 28 and counts.loc["SSv2", "not yet run"] == 12
+
+
+def test_status_reproduced_partial_proxy(book):
+    runs_dir = book / "runs"
+    make_run(runs_dir, SSV2_TAM, dataset="st2stv2", model="tam_r50", frames=16, epochs=75, top1=60.5, top5=87.0,
+             gpu="NVIDIA H100 80GB HBM3", world=8)
+    make_run(runs_dir, K400_I3D, dataset="kinetics400", model="i3d_r50", frames=16, epochs=100,
+             iters_per_epoch=10, temporal_pooling="max")
+    make_run(runs_dir, "proxy-s3d", dataset="synth-something", model="s3d", frames=8, epochs=3, notebook=False,
+             temporal_pooling="max")
+    (runs_dir / "broken").mkdir()
+    (runs_dir / "broken" / "record.json").write_text("{not json")
+    runs = tables.load_runs(runs_dir)
+    assert [r.name for r in runs] == sorted([SSV2_TAM, K400_I3D, "proxy-s3d"])
+    status = tables.ibm_status(runs).set_index("row")
+
+    tam = status.loc[SSV2_TAM]
+    assert tam["status"] == "reproduced" and tam["reproduced_top1"] == 60.5
+    assert tam["hardware"] == "8x NVIDIA H100 80GB HBM3"
+    assert tam["run"].docname == f"/book/runs/{SSV2_TAM}/train"
+
+    i3d = status.loc[K400_I3D]
+    assert i3d["status"] == "partial run" and "capped at 10 iterations per epoch" in i3d["gaps"]
+
+    s3d_rows = [r for r in status.index if r.startswith("st2stv2-s3d-tp-max")]
+    assert all(status.loc[r, "status"] == "proxy only" for r in s3d_rows)
+    assert status.loc["st2stv2-inception-v1-f16-cosine-bs72-e75", "status"] == "not yet run"
+
+    md = tables.ibm_section_markdown(status.reset_index(), tables.SSV2)
+    assert "{doc}`notebook </book/runs/" + SSV2_TAM + "/train>`" in md
+    assert "{bdg-success}`reproduced`" in md and "-1.43" in md  # 60.5 - 61.929
+    assert "`proxy-s3d` (record only)" in md
+    assert "nan" not in md
+
+
+def test_smaller_proxy_backbone_stands_in_for_the_row(book):
+    make_run(book / "runs", "synth-kinetics-tam_r18-f8", dataset="synth-kinetics", model="tam_r18", frames=8,
+             epochs=5)
+    status = tables.ibm_status(tables.load_runs(book / "runs")).set_index("row")
+    proxied = sorted(status.index[status["status"] == "proxy only"])
+    assert proxied == ["kinetics400-TAM-b3-sum-resnet-50-f16-cosine-bs48-e100",
+                       "kinetics400-TAM-b3-sum-resnet-50-f64-multisteps-syncbn-bs36-e45"]
+    assert not tables.same_kind("tam_r18", "tam_inception_v1") and not tables.same_kind("tsn_r18", "tam_r50")
+
+
+def test_partial_run_describes_what_is_missing(book):
+    make_run(book / "runs", SSV2_TAM, dataset="st2stv2", model="tam_r50", frames=16, epochs=75, epochs_done=5,
+             status="interrupted")
+    status = tables.ibm_status(tables.load_runs(book / "runs")).set_index("row")
+    assert status.loc[SSV2_TAM, "status"] == "partial run"
+    assert "interrupted" in status.loc[SSV2_TAM, "gaps"] and "5 of 75 epochs done" in status.loc[SSV2_TAM, "gaps"]
+
+
+def test_hardware_labels():
+    assert tables.hardware_label(provenance()) == "CPU: Test CPU (2 threads)"
+    assert tables.hardware_label(provenance(world=4)) == "CPU: Test CPU (2 threads), 4 processes"
+    assert tables.hardware_label(provenance("NVIDIA A100", world=2)) == "2x NVIDIA A100"
+    assert tables.hardware_label({}) == "unknown hardware"
+
+
+def test_proxy_plan_matches_params_files_to_runs(book, tmp_path):
+    params = tmp_path / "params" / "proxy"
+    params.mkdir(parents=True)
+    (params / "tam-synth.yaml").write_text("name: tam-synth\nmodel: tam_r50\ndataset: synth-something\nframes: 8\n")
+    (params / "tsn-synth.yaml").write_text("model: tsn_r50\ndataset: synth-something\nframes: 8\n")
+    make_run(book / "runs", "tam-synth", dataset="synth-something", model="tam_r50", frames=8, epochs=2)
+    plan = tables.proxy_plan(tables.load_runs(book / "runs"), params).set_index("stem")
+    assert plan.loc["tam-synth", "status"] == "completed"
+    assert plan.loc["tsn-synth", "status"] == "not yet run"
+    md = tables.proxy_plan_markdown(plan.reset_index())
+    assert "{bdg-muted}`not yet run`" in md and "{doc}`tam-synth </book/runs/tam-synth/train>`" in md
+    assert tables.proxy_plan_markdown(tables.proxy_plan([], tmp_path / "nothing")).startswith("*No proxy params")
+
+
+def test_runs_and_provenance_tables(book):
+    make_run(book / "runs", SSV2_TAM, dataset="st2stv2", model="tam_r50", frames=16, epochs=75)
+    runs = tables.load_runs(book / "runs")
+    md = tables.runs_markdown(runs)
+    assert "TAM ResNet-50 (`tam_r50`)" in md and "65.664 G" in md
+    prov = tables.provenance_markdown(runs)
+    assert "`0123456789`" in prov and "2.1 min" in prov and "torch 2.14.1" in prov
+    assert tables.runs_markdown([]) == "*No run recorded yet.*"
+    assert tables.notebook_execution(runs[0].notebook)["duration_s"] == 125.5
+
+
+# ---- tables and formatting ----------------------------------------------------------------------------------------
+
+def test_markdown_table_escapes_pipes():
+    import pandas as pd
+
+    md = tables.markdown_table(pd.DataFrame([{"a": "x|y", "b": 1}]))
+    assert md.splitlines() == ["| a | b |", "|---|---|", "| x\\|y | 1 |"]
+    assert tables.markdown_table(pd.DataFrame()) == "*(empty)*"
+
+
+def test_counted_vs_published():
+    assert tables.counted_vs_published(5, 5, True) == "5 ✓"
+    assert tables.counted_vs_published(5, 6, False) == "5 ✗ (published 6)"
+    assert tables.counted_vs_published(5, None, None) == "5 (none published)"
+
+
+def test_published_speed_table_without_records():
+    md = tables.speed_markdown(tables.speed_frame([]))
+    assert md.count("(published)") == 15  # every row of the seed table
+    assert "0.5873" in md  # the open-mmaction I3D cell, corrected a hour after the seed
+    assert "†" in md  # blank seed cells filled from the same day's table
+
+
+def test_speed_records_are_labelled_with_their_hardware(tmp_path):
+    from actionbook.measure.speed import SCHEMA
+
+    record = {"schema": SCHEMA, "kind": "speed", "case": "tsn", "setting": "tsn_r50_1x1x3_100e_kinetics400_rgb",
+              "device": "cuda", "device_name": "NVIDIA H100 80GB HBM3", "variant": "train",
+              "input": {"batch": 32, "published_batch": 32, "input_size": 224},
+              "time": {"mean": 0.1, "std": 0.01, "median": 0.1, "n": 50, "skipped": 50},
+              "data": {"data_share": 0.2}, "memory": {"mib": 8000.0, "kind": "cuda max allocated"},
+              "mfu": {"mfu": 0.3}, "flops": {"forward_conv_macs": 32 * 12_261_408_768},
+              "published": [{"framework": "mmaction-lite", "s_iter": 0.2966, "memory_mib": 8339}],
+              "note": "", "provenance": provenance("NVIDIA H100 80GB HBM3")}
+    (tmp_path / "tsn.cuda.train.json").write_text(json.dumps(record))
+    records = tables.load_speed(tmp_path)
+    frame = tables.speed_frame(records)
+    assert list(frame["hardware"]) == ["1x NVIDIA H100 80GB HBM3"]
+    md = tables.speed_markdown(frame)
+    assert "**1x NVIDIA H100 80GB HBM3**" in md and "0.1000 (0.0100)" in md
+    rate = tables.measured_throughputs(records)  # one kind only: no estimate (needs 2D and 3D)
+    assert rate == {}
+    fig = plots.speed_panels(tables.published_speed_cases(), frame)
+    assert len(fig.axes) == 2
+
+
+# ---- compute estimates ---------------------------------------------------------------------------------------------
+
+def test_published_throughput_from_mmaction_timings():
+    rates = tables.published_throughputs()
+    tsn_macs = 12_261_408_768  # 3 segments of ResNet-50 at 224
+    assert rates["2D"].macs_per_s == pytest.approx(3 * tsn_macs * 32 / 0.2966)
+    assert rates["3D"].macs_per_s < rates["2D"].macs_per_s
+
+
+def test_compute_estimate_formula():
+    rates = {k: tables.Throughput(k, 1e12, "test", "test") for k in ("2D", "3D")}
+    est = tables.compute_estimates(rates).set_index("row")
+    row = est.loc[SSV2_TAM]
+    expected = 3 * 65_663_926_272 * 168_913 * 75 + 65_663_926_272 * 24_777 * 75
+    assert row["total_macs"] == pytest.approx(expected)
+    assert row["gpu_hours"] == pytest.approx(expected / 1e12 / 3600)
+    assert row["days_on_gpus"] == pytest.approx(expected / 1e12 / 86400 / 8)
+    assert est.loc[K400_I3D, "throughput"] == "3D" and row["throughput"] == "2D"
+    assert "actionbook run params/ibm/" in tables.full_scale_markdown(est.reset_index())
+
+
+# ---- figures --------------------------------------------------------------------------------------------------------
+
+def test_figures_from_published_and_reproduced(book):
+    pub = tables.published_ibm()
+    fig = plots.accuracy_vs_flops(pub)
+    assert len(fig.axes) == 2 and "no full-scale run" in fig._suptitle.get_text()
+    make_run(book / "runs", SSV2_TAM, dataset="st2stv2", model="tam_r50", frames=16, epochs=75, top1=60.0)
+    rep = tables.reproduced_points(tables.ibm_status(tables.load_runs(book / "runs")))
+    assert len(rep) == 1
+    fig = plots.accuracy_vs_flops(pub, rep)
+    assert "reproduced" in fig._suptitle.get_text()
+    fig = plots.accuracy_vs_frames(pub, rep)
+    assert len(fig.axes[0].lines) == 6 + 1  # six SSv2 models, one reproduced point
+    summary = tables.run_summary(tables.load_runs(book / "runs"))
+    assert plots.proxy_accuracy_vs_flops(summary).axes
+    assert plots.training_curves(tables.load_runs(book / "runs")).axes
+    est = tables.compute_estimates({k: tables.Throughput(k, 1e12, "t", "t") for k in ("2D", "3D")})
+    assert len(plots.compute_bars(est).axes) == 2
+    matplotlib.pyplot.close("all")
+
+
+# ---- the book's dependency tracking ----------------------------------------------------------------------------------
+
+def test_fingerprint_moves_when_a_record_changes(tmp_path):
+    sys.path.insert(0, str(PROJECT / "book" / "_ext"))
+    try:
+        import actionbook_deps
+    finally:
+        sys.path.pop(0)
+    run = tmp_path / "book" / "runs" / "x"
+    run.mkdir(parents=True)
+    (run / "record.json").write_text("{}")
+    first = actionbook_deps.fingerprint(tmp_path, actionbook_deps.DEFAULT_WATCH)
+    assert actionbook_deps.fingerprint(tmp_path, actionbook_deps.DEFAULT_WATCH) == first
+    (run / "record.json").write_text('{"status": "completed"}')
+    assert actionbook_deps.fingerprint(tmp_path, actionbook_deps.DEFAULT_WATCH) != first
