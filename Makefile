@@ -27,7 +27,7 @@ test-slow: setup
 # whose record is complete and whose params and code are unchanged), then build the HTML offline, warnings as
 # errors. The default profile is the CPU-scale proxy study; the full-scale rows (params/ibm, params/mmaction) need
 # GPUs and the datasets: run them with `actionbook run` where those are, and commit their run folders.
-BOOK_PARAMS ?= $(sort $(wildcard params/proxy/*.yaml))
+BOOK_PARAMS ?= $(sort $(wildcard params/proxy/default/*.yaml))
 JB_FLAGS    ?= -W -n --keep-going
 JB_BUILD     = $(BIN)/jupyter-book build . $(JB_FLAGS)
 BOOK_SHOTS  ?= /tmp/book-shots
@@ -37,7 +37,7 @@ book: setup
 	if [ -n "$(strip $(BOOK_PARAMS))" ]; then \
 		$(BIN)/actionbook run $(BOOK_PARAMS) || status=$$?; \
 	else \
-		echo "book: the default profile has no params file (params/proxy/ is empty): nothing to run"; \
+		echo "book: the default profile has no params file (params/proxy/default/ is empty): nothing to run"; \
 	fi; \
 	$(JB_BUILD) || exit $$?; \
 	if [ $$status -ne 0 ]; then echo "book: built, but some runs failed (the book shows them as failed)"; fi; \

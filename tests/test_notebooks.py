@@ -118,6 +118,8 @@ def test_bad_parameter_stops_the_first_cell_in_one_line(tmp_path):
     ({"dataset": "st2stv2", "data_root": "/nonexistent/st2stv2"}, "not found"),
     ({"dataset": "imagenet"}, "dataset 'imagenet' unknown"),
     ({"sync_bn": True, "device": "cpu"}, "sync_bn=True needs CUDA"),
+    ({"pretrained": "imagenet", "imagenet_checkpoint": "/nonexistent/resnet50.pth"}, "no resnet50 ImageNet weights"),
+    ({"pretrained": "/nonexistent/f8.pt"}, "pretrained checkpoint '/nonexistent/f8.pt' does not exist"),
 ])
 def test_first_cell_errors_are_one_line(overrides, message):
     namespace = {**train_defaults(), **overrides}

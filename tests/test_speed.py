@@ -212,6 +212,8 @@ def test_run_bench_writes_one_record_per_variant(tiny_bench, tmp_path):
     other = next(r for r in records if r["variant"] == "impl-other")
     assert other["compared_to"]["variant"] == "compute"
     assert other["compared_to"]["ratio_mean"] == pytest.approx(other["time"]["mean"] / compute["time"]["mean"])
+    rounds = [t / b for t, b in zip(other["time"]["times"], compute["time"]["times"])]
+    assert other["compared_to"]["ratio_paired_median"] == pytest.approx(statistics.median(rounds))
     assert other["same_network_check"]["same"] is True
 
     loaded = speed.load_records(tmp_path)
@@ -230,7 +232,7 @@ def test_run_bench_writes_one_record_per_variant(tiny_bench, tmp_path):
 def test_best_options_run_only_when_several_help(tiny_bench, tmp_path, monkeypatch):
     real_compare = speed._compare
     monkeypatch.setattr(speed, "_compare", lambda record, baseline: real_compare(record, baseline) | {
-        "ratio_mean": 0.5})  # every option "helps"
+        "ratio_paired_median": 0.5})  # every option "helps"
     plan = speed.BenchPlan(keys=["tsn"], batch=1, input_size=32, warmup=1, iters=2, options=["bf16", "channels_last"],
                            loader="synthetic", out=None)
     records = speed.run_bench(plan, progress=None)

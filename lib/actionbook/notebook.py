@@ -83,6 +83,19 @@ def preflight(exp: Experiment, check_data: bool = True) -> None:
     if cuda and exp.nproc > torch.cuda.device_count():
         raise ConfigError(f"nproc={exp.nproc} processes but {torch.cuda.device_count()} CUDA device(s); "
                           f"set -p nproc {torch.cuda.device_count()} (batch_size stays global)")
+    if exp.pretrained == "imagenet":
+        from actionbook.models import model_entry
+        from actionbook.models.pretrained import imagenet_file
+
+        arch = model_entry(exp.model).imagenet
+        if arch is None:
+            raise ConfigError(f"model {exp.model!r} is trained from scratch: set -p pretrained none")
+        path = Path(exp.imagenet_checkpoint) if exp.imagenet_checkpoint else imagenet_file(arch)
+        if not path.is_file():
+            raise ConfigError(f"pretrained=imagenet but no {arch} ImageNet weights at {path} (nothing is downloaded: "
+                              f"fetch them once with torchvision, pass -p imagenet_checkpoint, or -p pretrained none)")
+    elif exp.pretrained != "none" and not Path(exp.pretrained).is_file():
+        raise ConfigError(f"pretrained checkpoint {exp.pretrained!r} does not exist (imagenet, none or a file)")
     if check_data:
         from actionbook import data
 

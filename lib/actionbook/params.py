@@ -1,8 +1,8 @@
 """The params files: one papermill parameter file per row of both published tables, generated from the tables.
 
 `python -m actionbook.params` (re)writes `params/ibm/<row>.yaml` (the IBM study's 28 rows) and
-`params/mmaction/<setting>.yaml` (the settings of MMAction2's speed table) and the CPU-scale proxy experiments
-listed in `PROXY_EXPERIMENTS` (`params/proxy/<name>.yaml`; hand-written proxy files may sit beside them); `--check`
+`params/mmaction/<setting>.yaml` (the settings of MMAction2's speed table) (the CPU-scale proxy
+experiments in `params/proxy/<profile>/` are written by `actionbook.report.proxy`); `--check`
 only says which files are missing or out of date (the tests run the same check).
 
 Every file lists **every** Experiment field, so `papermill notebooks/train.ipynb out.ipynb -f params/<row>.yaml`
@@ -254,28 +254,6 @@ def mmaction_params(entry: MmactionFile) -> dict[str, Any]:
     return _complete(values)
 
 
-# ---- the proxy study (CPU scale, synthetic data) -------------------------------------------------------------
-
-PROXY_NOTES = ("CPU-scale proxy on synthetic data: a few minutes per run on two cores, not a reproduction of a "
-               "published number",)
-_PROXY_COMMON = {"frames": 8, "input_size": 32, "batch_size": 8, "epochs": 4, "lr": 0.01, "warmup_epochs": 0.5,
-                 "dropout": 0.2, "pretrained": "none", "workers": 1, "log_every": 5, "iters_per_epoch": None,
-                 "device": "cpu"}
-
-# name -> recipe. The synthetic Something set (temporal classes, time-reversed twins) against the synthetic
-# Kinetics set (appearance classes), for a 2D model and its TAM counterpart: the IBM study's question, small.
-PROXY_EXPERIMENTS: dict[str, dict[str, Any]] = {
-    "synth-something-tsn_r18-f8": {"dataset": "synth-something", "model": "tsn_r18", "flip": False},
-    "synth-something-tam_r18-f8": {"dataset": "synth-something", "model": "tam_r18", "flip": False},
-    "synth-kinetics-tsn_r18-f8": {"dataset": "synth-kinetics", "model": "tsn_r18", "flip": True},
-    "synth-kinetics-tam_r18-f8": {"dataset": "synth-kinetics", "model": "tam_r18", "flip": True},
-}
-
-
-def proxy_params(name: str) -> dict[str, Any]:
-    return _complete({"name": name, **_PROXY_COMMON, **PROXY_EXPERIMENTS[name], "notes": list(PROXY_NOTES)})
-
-
 # ---- files --------------------------------------------------------------------------------------------------
 
 def _file_name(row: str) -> str:
@@ -297,13 +275,12 @@ def generated_files() -> dict[str, str]:
 def _generated() -> dict[str, str]:
     files = {f"ibm/{_file_name(row.row)}": render(ibm_params(row)) for row in ibm_rows()}
     files.update({f"mmaction/{_file_name(e.file)}": render(mmaction_params(e)) for e in MMACTION_FILES})
-    files.update({f"proxy/{_file_name(name)}": render(proxy_params(name)) for name in PROXY_EXPERIMENTS})
     return files
 
 
 def stale_files(root: Path | None = None) -> list[str]:
     """Generated files that are missing or differ, and files in ibm/ and mmaction/ the generator no longer writes
-    (proxy/ may also hold hand-written experiments)."""
+    (proxy/ belongs to actionbook.report.proxy)."""
     root = root or params_dir()
     files = generated_files()
     stale = [rel for rel, text in files.items()

@@ -1032,6 +1032,7 @@ def ratio_table(records: list[dict], device: str | None = None) -> list[dict]:
             "case": r["case"], "device": r["device"], "variant": r["variant"], "implementation": r["implementation"],
             "options": r["options"]["label"], "mean": r["time"]["mean"], "std": r["time"]["std"],
             "ours_mean": base["mean"], "ours_std": base["std"], "ratio": ratio,
+            "ratio_paired": r["compared_to"].get("ratio_paired_median"),
             "ours_over_theirs": 1 / ratio if r["variant"].startswith("impl-") else None,
             "memory_mib": r["memory"]["mib"], "ours_memory_mib": base["memory_mib"],
             "params": r["params"], "ours_params": base["params"], "mfu": r["mfu"]["mfu"], "ours_mfu": base["mfu"],
@@ -1094,13 +1095,14 @@ def format_speed_table(rows: list[dict]) -> str:
 
 
 def format_ratio_table(rows: list[dict]) -> str:
-    lines = ["| case | device | variant | s/iter mean ± std | ours eager fp32 | variant / ours | ours / theirs | "
-             "memory MiB (ours) | params (ours) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| case | device | variant | s/iter mean ± std | ours eager fp32 | variant / ours | paired (median of "
+             "rounds) | ours / theirs | memory MiB (ours) | params (ours) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(
             f"| {r['case']} | {r['device']} | {r['variant']} | {r['mean']:.3f} ± {r['std']:.3f} | "
-            f"{r['ours_mean']:.3f} | {r['ratio']:.2f} | {_fmt(r['ours_over_theirs'], '.2f')} | "
+            f"{r['ours_mean']:.3f} | {r['ratio']:.2f} | {_fmt(r.get('ratio_paired'), '.2f')} | "
+            f"{_fmt(r['ours_over_theirs'], '.2f')} | "
             f"{r['memory_mib']:.0f} ({r['ours_memory_mib']:.0f}) | {_fmt(r['params'], ',')} "
             f"({_fmt(r['ours_params'], ',')}) |")
     return "\n".join(lines)
@@ -1299,7 +1301,7 @@ def _bench_one(plan: BenchPlan, case: BenchCase, peaks: dict, prov: dict, say) -
     # 3. all helpful options together
     if plan.best and len(option_names) > 1:
         helpful = [rec["variant"][4:] for rec in group[1:]
-                   if rec["variant"].startswith("opt-") and rec["compared_to"]["ratio_mean"] < 1]
+                   if rec["variant"].startswith("opt-") and rec["compared_to"]["ratio_paired_median"] < 1]
         if len(helpful) > 1:
             combined = SpeedOptions()
             for name in helpful:
@@ -1339,12 +1341,16 @@ def _compare(record: dict, baseline: dict) -> dict:
     """The ratio to the eager-fp32 run measured interleaved with this one; the baseline's figures are kept here, so
     the ratio stays with the run it came from even when a later run rewrites the compute record."""
     stats, base = record["time"], baseline["time"]
+    # the i-th measured time of every runner of an interleaved group comes from the same round: a per-round ratio
+    # cancels load that drifts from round to round
+    rounds = [t / b for t, b in zip(stats["times"], base["times"])]
     return {"variant": baseline["variant"], "label": baseline["options"]["label"],
             "implementation": baseline["implementation"], "ratio_mean": stats["mean"] / base["mean"],
             "ratio_median": stats["median"] / base["median"],
+            "ratio_paired_median": statistics.median(rounds) if rounds else None, "round_ratios": rounds,
             "baseline": {"mean": base["mean"], "std": base["std"], "median": base["median"], "n": base["n"],
-                         "memory_mib": baseline["memory"]["mib"], "params": baseline["params"],
-                         "mfu": baseline["mfu"]["mfu"], "created": baseline["created"]},
+                         "times": base["times"], "memory_mib": baseline["memory"]["mib"],
+                         "params": baseline["params"], "mfu": baseline["mfu"]["mfu"], "created": baseline["created"]},
             "meaning": f"this variant's s/iter / {baseline['variant']}'s, measured interleaved (< 1: faster)"}
 
 

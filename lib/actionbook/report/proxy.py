@@ -25,6 +25,7 @@ Command line: ``python -m actionbook.report.proxy {params,data,run,plan} ...`` (
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -155,8 +156,13 @@ def experiment_name(profile: str, dataset: str, model: str, pooling: str, frames
     return f"proxy-{profile}-{SHORT[dataset]}-{model}{'-tp' if pooling != 'none' else ''}-f{frames}-s{seed}"
 
 
-def profile_experiments(profile: str) -> list[dict[str, Any]]:
-    """Every experiment of a profile as complete params (every Experiment field, validated)."""
+def profile_experiments(profile: str, validate: bool = True) -> list[dict[str, Any]]:
+    """Every experiment of a profile as complete params (every Experiment field).
+
+    Each distinct configuration (dataset, model, frames, pooling) is validated once (`Experiment.from_dict`
+    builds the model on the meta device, about a second each); the experiments that differ from it only in the
+    seed share that check; `validate=False` skips it (comparing files with what would be written).
+    """
     from actionbook.experiment import Experiment
 
     spec = _profile(profile)
@@ -170,8 +176,18 @@ def profile_experiments(profile: str) -> list[dict[str, Any]]:
                   "notes": [f"proxy profile: {profile}",
                             "CPU-scale proxy on synthetic data (python -m actionbook.report.proxy params writes "
                             "this file); not a reproduction of a published number"]}
-        out.append(Experiment.from_dict(values).to_dict())
+        if validate:
+            _validated(json.dumps({k: v for k, v in values.items() if k not in ("name", "seed", "notes")},
+                                  sort_keys=True))
+        out.append(Experiment(**values).to_dict())
     return out
+
+
+@functools.cache
+def _validated(values_json: str) -> None:
+    from actionbook.experiment import Experiment
+
+    Experiment.from_dict(json.loads(values_json))
 
 
 # ---- params files ---------------------------------------------------------------------------------------------
@@ -188,16 +204,17 @@ def params_dir(root: str | Path | None = None) -> Path:
 def profile_files(profile: str, root: str | Path | None = None) -> list[Path]:
     """The params files of a profile, in run order (what `make book` passes to the runner for `default`)."""
     folder = params_dir(root) / profile
-    return [folder / f"{e['name']}.yaml" for e in profile_experiments(profile)]
+    return [folder / f"{e['name']}.yaml" for e in profile_experiments(profile, validate=False)]
 
 
 def render(values: dict[str, Any]) -> str:
     return HEADER + yaml.safe_dump(values, sort_keys=False, width=110, allow_unicode=True)
 
 
-def expected_files() -> dict[str, str]:
+def expected_files(validate: bool = False) -> dict[str, str]:
     """Relative path under params/proxy/ -> text, for every profile."""
-    return {f"{profile}/{e['name']}.yaml": render(e) for profile in PROFILES for e in profile_experiments(profile)}
+    return {f"{profile}/{e['name']}.yaml": render(e) for profile in PROFILES
+            for e in profile_experiments(profile, validate)}
 
 
 def stale_params(root: str | Path | None = None) -> list[str]:
@@ -214,7 +231,7 @@ def stale_params(root: str | Path | None = None) -> list[str]:
 def write_params(root: str | Path | None = None) -> list[str]:
     """(Re)write the profiles' params files and remove orphans; returns what changed."""
     folder = params_dir(root)
-    files = expected_files()
+    files = expected_files(validate=True)
     changed = stale_params(root)
     for rel in changed:
         path = folder / rel
@@ -691,7 +708,7 @@ def plan_table(frame: pd.DataFrame, profile: str) -> pd.DataFrame:
     """Each experiment of a profile and the state of its run (not yet run, completed, failed, wrong data)."""
     by_name = {r["name"]: r for r in frame.to_dict("records")} if not frame.empty else {}
     rows = []
-    for exp in profile_experiments(profile):
+    for exp in profile_experiments(profile, validate=False):
         run = by_name.get(exp["name"])
         state = "not yet run" if run is None else run["status"] + ("" if run["data_ok"] else " (other data!)")
         rows.append({"Run": run["link"] if run else f"`{exp['name']}`", "Dataset": exp["dataset"],
@@ -705,7 +722,7 @@ def plan_table(frame: pd.DataFrame, profile: str) -> pd.DataFrame:
 def profile_status(frame: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for name, spec in PROFILES.items():
-        names = {e["name"] for e in profile_experiments(name)}
+        names = {e["name"] for e in profile_experiments(name, validate=False)}
         sub = frame[frame["name"].isin(names)] if not frame.empty else frame
         done = int((usable(sub)["name"].isin(names)).sum()) if not sub.empty else 0
         rows.append({"Profile": name, "Runs": len(names), "Completed": done, "What": spec.description,

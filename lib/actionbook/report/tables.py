@@ -361,12 +361,12 @@ def reproduced_points(status: pd.DataFrame) -> pd.DataFrame:
 
 
 def proxy_params(folder: str | Path | None = None) -> list[dict]:
-    """The proxy experiments' params files (params/proxy/*.yaml): file, name, model, dataset, frames."""
+    """The proxy experiments' params files (params/proxy/<profile>/*.yaml): file, name, model, dataset, frames."""
     import yaml
 
     folder = Path(folder) if folder is not None else project_root() / "params" / "proxy"
     out = []
-    for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
+    for path in sorted(folder.rglob("*.yaml")) if folder.is_dir() else []:
         try:
             values = yaml.safe_load(path.read_text()) or {}
         except yaml.YAMLError:
