@@ -13,3 +13,17 @@ def shared_seeds() -> Path:
     if not SHARED_SEEDS.is_dir():
         pytest.skip(f"the shared seeds are not beside the project ({SHARED_SEEDS})")
     return SHARED_SEEDS
+
+
+@pytest.fixture(scope="session")
+def small_data(tmp_path_factory) -> Path:
+    """Small synthetic datasets (same classes, fewer and shorter videos) shared by the notebook and runner tests."""
+    from actionbook.data import SynthConfig, ensure_synthetic
+    from actionbook.data.synthetic import SYNTHETIC
+
+    root = tmp_path_factory.getbasetemp() / "small-data"
+    for name, spec in SYNTHETIC.items():
+        config = SynthConfig(num_classes=spec.defaults.num_classes, train_per_class=4, val_per_class=2, frames=16,
+                             width=64, height=48)
+        ensure_synthetic(name, root / name, config)
+    return root

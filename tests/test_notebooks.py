@@ -22,20 +22,6 @@ from actionbook.report.records import read_record
 NOTEBOOKS = project_root() / "notebooks"
 
 
-@pytest.fixture(scope="session")
-def small_data(tmp_path_factory) -> Path:
-    """Small synthetic datasets (same classes, fewer and shorter videos) shared by the notebook and runner tests."""
-    from actionbook.data import SynthConfig, ensure_synthetic
-    from actionbook.data.synthetic import SYNTHETIC
-
-    root = tmp_path_factory.getbasetemp() / "small-data"
-    for name, spec in SYNTHETIC.items():
-        config = SynthConfig(num_classes=spec.defaults.num_classes, train_per_class=4, val_per_class=2, frames=16,
-                             width=64, height=48)
-        ensure_synthetic(name, root / name, config)
-    return root
-
-
 @pytest.fixture
 def data_env(small_data, monkeypatch) -> Path:
     """Kernels started from here (papermill, nbval) find the small datasets as the default synthetic ones."""

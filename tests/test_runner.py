@@ -16,21 +16,6 @@ from actionbook.notebook import train_defaults
 from actionbook.report.records import read_record
 from actionbook.runner import RUNNER_FILE, parse_overrides, run_batch, summary_line
 
-
-@pytest.fixture(scope="session")
-def small_data(tmp_path_factory) -> Path:
-    """Small synthetic datasets (same classes, fewer and shorter videos), shared with test_notebooks.py."""
-    from actionbook.data import SynthConfig, ensure_synthetic
-    from actionbook.data.synthetic import SYNTHETIC
-
-    root = tmp_path_factory.getbasetemp() / "small-data"
-    for name, spec in SYNTHETIC.items():
-        config = SynthConfig(num_classes=spec.defaults.num_classes, train_per_class=4, val_per_class=2, frames=16,
-                             width=64, height=48)
-        ensure_synthetic(name, root / name, config)
-    return root
-
-
 STUB_PARAMETERS = """
 name = "stub"
 value = 1.0

@@ -293,19 +293,22 @@ def stale_files(root: Path | None = None) -> list[str]:
     return stale
 
 
-def write_files(root: Path | None = None) -> list[str]:
-    """(Re)write every generated file and remove orphans; returns what changed."""
-    root = root or params_dir()
-    files = generated_files()
-    changed = stale_files(root)
-    for rel in changed:
+def sync_files(root: Path, files: dict[str, str], stale: list[str]) -> list[str]:
+    """Write the `stale` paths (relative to root) that `files` holds, delete the ones it no longer does."""
+    for rel in stale:
         path = root / rel
         if rel in files:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(files[rel])
         else:
             path.unlink()
-    return changed
+    return stale
+
+
+def write_files(root: Path | None = None) -> list[str]:
+    """(Re)write every generated file and remove orphans; returns what changed."""
+    root = root or params_dir()
+    return sync_files(root, generated_files(), stale_files(root))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -230,17 +230,9 @@ def stale_params(root: str | Path | None = None) -> list[str]:
 
 def write_params(root: str | Path | None = None) -> list[str]:
     """(Re)write the profiles' params files and remove orphans; returns what changed."""
-    folder = params_dir(root)
-    files = expected_files(validate=True)
-    changed = stale_params(root)
-    for rel in changed:
-        path = folder / rel
-        if rel in files:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(files[rel])
-        else:
-            path.unlink()
-    return changed
+    from actionbook.params import sync_files
+
+    return sync_files(params_dir(root), expected_files(validate=True), stale_params(root))
 
 
 # ---- running a profile ----------------------------------------------------------------------------------------
