@@ -23,22 +23,19 @@ test-slow: setup
 	$(BIN)/python -m pytest -m slow
 
 # ---- the book ------------------------------------------------------------------------------------------------
-# `make book`: run what is missing of the default profile through the runner (`actionbook run` skips every run
-# whose record is complete and whose params and code are unchanged), then build the HTML offline, warnings as
-# errors. The default profile is the CPU-scale proxy study; the full-scale rows (params/ibm, params/mmaction) need
-# GPUs and the datasets: run them with `actionbook run` where those are, and commit their run folders.
-BOOK_PARAMS ?= $(sort $(wildcard params/proxy/default/*.yaml))
+# `make book`: run what is missing of the default proxy profile (`python -m actionbook.report.proxy run`: it
+# generates the proxy datasets, then runs each params file through the runner, which skips every run whose record
+# is complete and whose params and code are unchanged, drops finished runs' checkpoints and records the time),
+# then builds the HTML offline, warnings as errors. The full-scale rows (params/ibm, params/mmaction) need GPUs and
+# the datasets: run them with `actionbook run` where those are, and commit their run folders.
+PROFILE     ?= default
 JB_FLAGS    ?= -W -n --keep-going
 JB_BUILD     = $(BIN)/jupyter-book build . $(JB_FLAGS)
 BOOK_SHOTS  ?= /tmp/book-shots
 
 book: setup
 	@status=0; \
-	if [ -n "$(strip $(BOOK_PARAMS))" ]; then \
-		$(BIN)/actionbook run $(BOOK_PARAMS) || status=$$?; \
-	else \
-		echo "book: the default profile has no params file (params/proxy/default/ is empty): nothing to run"; \
-	fi; \
+	$(BIN)/python -m actionbook.report.proxy run $(PROFILE) || status=$$?; \
 	$(JB_BUILD) || exit $$?; \
 	if [ $$status -ne 0 ]; then echo "book: built, but some runs failed (the book shows them as failed)"; fi; \
 	exit $$status

@@ -144,18 +144,6 @@ def test_hardware_labels():
     assert tables.hardware_label({}) == "unknown hardware"
 
 
-def test_proxy_plan_matches_params_files_to_runs(book, tmp_path):
-    params = tmp_path / "params" / "proxy"
-    params.mkdir(parents=True)
-    (params / "tam-synth.yaml").write_text("name: tam-synth\nmodel: tam_r50\ndataset: synth-something\nframes: 8\n")
-    (params / "tsn-synth.yaml").write_text("model: tsn_r50\ndataset: synth-something\nframes: 8\n")
-    make_run(book / "runs", "tam-synth", dataset="synth-something", model="tam_r50", frames=8, epochs=2)
-    plan = tables.proxy_plan(tables.load_runs(book / "runs"), params).set_index("stem")
-    assert plan.loc["tam-synth", "status"] == "completed"
-    assert plan.loc["tsn-synth", "status"] == "not yet run"
-    md = tables.proxy_plan_markdown(plan.reset_index())
-    assert "{bdg-muted}`not yet run`" in md and "{doc}`tam-synth </book/runs/tam-synth/train>`" in md
-    assert tables.proxy_plan_markdown(tables.proxy_plan([], tmp_path / "nothing")).startswith("*No proxy params")
 
 
 def test_runs_and_provenance_tables(book):
@@ -249,9 +237,6 @@ def test_figures_from_published_and_reproduced(book):
     assert "reproduced" in fig._suptitle.get_text()
     fig = plots.accuracy_vs_frames(pub, rep)
     assert len(fig.axes[0].lines) == 6 + 1  # six SSv2 models, one reproduced point
-    summary = tables.run_summary(tables.load_runs(book / "runs"))
-    assert plots.proxy_accuracy_vs_flops(summary).axes
-    assert plots.training_curves(tables.load_runs(book / "runs")).axes
     est = tables.compute_estimates({k: tables.Throughput(k, 1e12, "t", "t") for k in ("2D", "3D")})
     assert len(plots.compute_bars(est).axes) == 2
     matplotlib.pyplot.close("all")

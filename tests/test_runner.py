@@ -14,7 +14,7 @@ import yaml
 from actionbook.cli import main
 from actionbook.notebook import train_defaults
 from actionbook.report.records import read_record
-from actionbook.runner import RUNNER_FILE, parse_overrides, run_batch, summary_line
+from actionbook.runner import PRESENTATION, RUNNER_FILE, code_hash, parse_overrides, run_batch, summary_line
 
 STUB_PARAMETERS = """
 name = "stub"
@@ -31,6 +31,10 @@ from actionbook.report.records import write_record
 
 with open(log_file, "a") as f:
     f.write(f"{name}\\n")
+if fail == "one-line":  # how the notebooks report bad input
+    from actionbook.notebook import NotebookError
+
+    raise NotebookError(f"unknown model {name!r}")
 if fail:
     raise ValueError(f"{name} failed on purpose")
 write_record(run_dir, {"status": "completed", "experiment": {"name": name, "value": value},
@@ -115,6 +119,10 @@ def test_cli_exit_status_and_summary(stub, tmp_path, capsys):
     assert main(["run", str(good), "--notebook", str(stub), "--runs-dir", str(tmp_path / "runs")]) == 0
     assert "skipped (complete, unchanged)" in capsys.readouterr().out
     assert main(["run", str(tmp_path / "missing.yaml"), "--notebook", str(stub)]) == 2  # a one-line error
+    # a notebook's one-line error is the run's reason, as the notebook shows it
+    typo = _params(tmp_path, "typo", fail="one-line", log_file=str(log))
+    assert main(["run", str(typo), "--notebook", str(stub), "--runs-dir", str(tmp_path / "runs")]) == 1
+    assert read_record(tmp_path / "runs" / "typo")["reason"] == "ConfigError: unknown model 'typo'"
 
 
 def test_parse_overrides():
@@ -141,3 +149,15 @@ def test_design_card_run_through_the_runner(tmp_path, small_data, monkeypatch):
     images = [o for c in executed.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
     assert len(images) >= 2  # the live curves and the per-class accuracy, kept in the executed notebook
     assert run_batch([path], runs_dir=runs, log=lambda message: None)[0].status == "skipped"
+
+
+def test_code_hash_leaves_out_presentation_modules(tmp_path):
+    import actionbook
+
+    package = Path(actionbook.__file__).parent
+    assert all((package / rel).is_file() for rel in PRESENTATION)  # a renamed module must not silently count
+    notebook = tmp_path / "nb.ipynb"
+    notebook.write_text("{}")
+    first = code_hash(notebook)
+    notebook.write_text('{"cells": []}')
+    assert code_hash(notebook) != first  # the notebook is part of the code a run executes

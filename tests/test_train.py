@@ -14,11 +14,12 @@ import torch
 import yaml
 
 from actionbook.data import SynthConfig, generate
+from actionbook.errors import ConfigError
 from actionbook.experiment import Experiment
 from actionbook.report.records import read_record
 from actionbook.train import TrainingFailed, train
 from actionbook.train.evaluate import classification_metrics, view_logits
-from actionbook.train.optim import lr_at
+from actionbook.train.optim import build_optimizer, lr_at
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +81,15 @@ def test_multiview_scores_are_averaged_logits():
     assert m["mean_class_acc"] == pytest.approx(25.0)  # class 0: 1 of 2 right, class 1: 0 of 1
     assert m["per_class_acc"][:2] == [50.0, 0.0] and m["per_class_acc"][2] is None
     assert m["confusion"][1][2] == 1 and m["confusion"][0][4] == 1
+
+
+def test_optimizer_choice():
+    exp = Experiment.from_dict(dict(model="tsn_r18", dataset="synth-kinetics", optimizer="adamw", lr=5e-4))
+    model = torch.nn.Linear(3, 2)
+    assert isinstance(build_optimizer(model, exp), torch.optim.AdamW)
+    assert isinstance(build_optimizer(model, exp.replace(optimizer="sgd")), torch.optim.SGD)
+    with pytest.raises(ConfigError, match="optimizer must be one of sgd, adamw, got .adam."):
+        exp.replace(optimizer="adam")
 
 
 def test_a_small_model_learns_synth_kinetics(tiny_kinetics, tmp_path):

@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import io
 import json
+import math
 import subprocess
 import sys
 import threading
@@ -206,8 +207,8 @@ def complexity_table(exp: Experiment, num_classes: int, reference=None):
     if reference is not None:
         rows.append({"input": f"published: {reference.row}", "classes": None, "params": reference.params,
                      "conv MACs (IBM FLOPs)": reference.flops, "fvcore FLOPs": None, "mmcv FLOPs": None})
-    table = pd.DataFrame(rows).set_index("input")
-    return table.map(_number)
+    rows = [{k: v if k == "input" else _number(v) for k, v in row.items()} for row in rows]
+    return pd.DataFrame(rows).set_index("input")
 
 
 # ---- training with live progress ----------------------------------------------------------------------------
@@ -226,9 +227,11 @@ def read_metrics(run_dir: str | Path) -> tuple[list[dict], list[dict]]:
     return iters, epochs
 
 
-def draw_curves(fig, iters: list[dict], epochs: list[dict], title: str = "") -> None:
-    """Loss (per logged iteration and per epoch) and accuracy (train, val top-1/top-5) on `fig`."""
+def draw_curves(fig, iters: list[dict], epochs: list[dict], title: str = "", chance: float | None = None) -> None:
+    """Loss (per logged iteration and per epoch) and accuracy (train, val top-1/top-5, chance) on `fig`."""
     ax_loss, ax_acc = fig.subplots(1, 2)
+    if chance is not None:
+        ax_acc.axhline(chance, color="0.5", ls=":", lw=1, label="chance")
     if iters:
         ax_loss.plot([e["step"] for e in iters], [e["loss"] for e in iters], lw=1, alpha=0.6, label="iteration")
     if epochs:
@@ -248,12 +251,12 @@ def draw_curves(fig, iters: list[dict], epochs: list[dict], title: str = "") -> 
     fig.tight_layout()
 
 
-def curves_figure(run_dir: str | Path, title: str = ""):
+def curves_figure(run_dir: str | Path, title: str = "", chance: float | None = None):
     """A matplotlib Figure of the run's curves (not registered with pyplot: safe from any thread)."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(10, 3.6))
-    draw_curves(fig, *read_metrics(run_dir), title=title)
+    draw_curves(fig, *read_metrics(run_dir), title=title, chance=chance)
     return fig
 
 
@@ -269,13 +272,20 @@ def _clock(seconds: float) -> str:
 
 
 class LiveView:
-    """A progress line and the curves, redrawn from the run's metrics.jsonl by a background thread."""
+    """A progress line and the curves, redrawn from the run's metrics.jsonl by a background thread.
 
-    def __init__(self, run_dir: Path, total_iters: int | None, title: str = "", every: float = 3.0):
+    The line follows every logged iteration; the figure is redrawn at each epoch and at most every `plot_every`
+    seconds in between (rendering it costs CPU the training on a two-core machine would otherwise have).
+    """
+
+    def __init__(self, run_dir: Path, total_iters: int | None, title: str = "", every: float = 3.0,
+                 chance: float | None = None, plot_every: float = 30.0):
         from IPython.display import HTML, display
 
         self.run_dir, self.total, self.title, self.every = Path(run_dir), total_iters, title, every
+        self.chance, self.plot_every = chance, plot_every
         self.started = time.monotonic()
+        self._plotted = (-1, -math.inf)  # (epochs drawn, when)
         self.status = display(HTML("<code>starting...</code>"), display_id=True)
         self.plot = display(HTML(""), display_id=True)
         self._seen = (-1, -1)
@@ -318,18 +328,22 @@ class LiveView:
             if epochs:
                 parts.append(f"val top-1 {epochs[-1]['val_top1']:.1f}%")
             self.status.update(HTML(f"<code>{' · '.join(parts)}</code>"))
-        if iters or epochs:
-            self.plot.update(Image(data=_png(curves_figure(self.run_dir, self.title))))
+        now = time.monotonic()
+        due = final or len(epochs) != self._plotted[0] or now - self._plotted[1] >= self.plot_every
+        if (iters or epochs) and due:
+            self._plotted = (len(epochs), now)
+            self.plot.update(Image(data=_png(curves_figure(self.run_dir, self.title, self.chance))))
 
 
-def train_live(exp: Experiment, run_dir: str | Path, total_iters: int | None = None, every: float = 3.0) -> dict:
+def train_live(exp: Experiment, run_dir: str | Path, total_iters: int | None = None, every: float = 3.0,
+               classes: int | None = None) -> dict:
     """Train (or resume, or return the finished record of) `exp` in `run_dir`, showing progress and curves."""
     from actionbook.report.records import read_record
 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     title = f"{exp.name or exp.model} · {exp.dataset} · {exp.frames} frames"
-    with LiveView(run_dir, total_iters, title, every):
+    with LiveView(run_dir, total_iters, title, every, chance=100.0 / classes if classes else None):
         if exp.nproc > 1:
             _train_subprocess(exp, run_dir)
         else:
@@ -485,7 +499,8 @@ def ensure_default_run() -> Path:
     run_dir = Path(defaults.get("run_dir") or default_run_dir(exp))
     if not (run_dir / "checkpoints" / "best.pt").is_file():
         print(f"no trained run in {run_dir}: training the train notebook's default experiment first")
-        train_live(exp, run_dir, total_iters=training_plan(exp)["total_iters"])
+        plan = training_plan(exp)
+        train_live(exp, run_dir, total_iters=plan["total_iters"], classes=plan["classes"])
     return run_dir
 
 

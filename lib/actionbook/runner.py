@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import time
 from dataclasses import asdict, dataclass
@@ -70,14 +71,20 @@ def params_hash(parameters: dict[str, Any]) -> str:
     return _sha(json.dumps(parameters, sort_keys=True, default=str).encode())[:16]
 
 
+# Modules that only present records (the book's tables, figures and proxy-study aggregation) or write params files:
+# editing them changes no run's result, so it must not send `make book` back to re-train every run.
+PRESENTATION = ("params.py", "report/plots.py", "report/proxy.py", "report/tables.py", "report/zoo.py")
+
+
 def code_hash(notebook: Path) -> str:
-    """Every source file of the actionbook package (code and the published tables it reads) and the notebook."""
+    """The code a run executes: every source file of the actionbook package (code and the published tables it
+    reads) but the PRESENTATION modules, and the notebook."""
     import actionbook
 
     package = Path(actionbook.__file__).resolve().parent
     digest = hashlib.sha256()
     files = sorted(p for p in package.rglob("*") if p.is_file() and p.suffix in (".py", ".md", ".json", ".yaml")
-                   and "__pycache__" not in p.parts)
+                   and "__pycache__" not in p.parts and p.relative_to(package).as_posix() not in PRESENTATION)
     for path in files:
         digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes() + b"\0")
     digest.update(b"notebook\0" + Path(notebook).read_bytes())
@@ -178,8 +185,13 @@ def _write_failed_record(run_dir: Path, record: dict | None, parameters: dict, r
 
 
 def _one_line(err: Exception) -> str:
-    """The cell's own error (`ename: evalue`) for papermill failures, else the exception's first line."""
+    """The cell's own error for papermill failures (its one-line rendering when it has one, as the notebook's input
+    errors do, else `ename: evalue`), else the exception's first line."""
     ename, evalue = getattr(err, "ename", None), getattr(err, "evalue", None)
+    shown = [re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in getattr(err, "traceback", None) or []]
+    shown = [line for line in shown if line]
+    if len(shown) == 1:
+        return shown[0]
     text = f"{ename}: {evalue}" if ename else f"{type(err).__name__}: {err}"
     lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
     return lines[0] if lines else type(err).__name__

@@ -38,8 +38,8 @@ class SynthConfig:
     train_per_class: int = 40
     val_per_class: int = 10
     frames: int = 24
-    width: int = 96
-    height: int = 72
+    width: int = 80
+    height: int = 60
     seed: int = 0
 
 

@@ -118,7 +118,8 @@ def _make_video(spec_name: str, config: SynthConfig, job: dict, folder: str) -> 
 
 
 def _check_readable(name: str, config: SynthConfig, job: dict, folder: Path) -> None:
-    """Write one video and read it back: decord fails on some frame widths (16, 24, 48 and 72 px, for one)."""
+    """Write one video and read it back: decord fails on some frame sizes (widths 16, 24, 48 and 72 px; 96x72
+    since decord2 3.4)."""
     _make_video(name, config, job, str(folder))
     try:
         VideoFile(folder / job["file"]).read([0])

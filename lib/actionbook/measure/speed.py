@@ -835,7 +835,7 @@ class VideoLoader:
             pin_memory=torch.device(case.device).type == "cuda", generator=torch.Generator().manual_seed(seed))
         self.description = {"source": "DataLoader over decoded video", "dataset": dataset, "augment": augment,
                             "workers": workers, "videos": len(self.dataset), "sampling": "mmaction",
-                            "note": "synthetic videos are small (96x72, short): decoding is cheaper than 256p "
+                            "note": "synthetic videos are small (80x60, short): decoding is cheaper than 256p "
                                     "Kinetics" if dataset.startswith("synth") else ""}
 
     def __iter__(self) -> Iterator:

@@ -144,71 +144,10 @@ def accuracy_vs_frames(published: pd.DataFrame, reproduced: pd.DataFrame | None 
     return fig
 
 
-def proxy_accuracy_vs_flops(summary: pd.DataFrame) -> plt.Figure:
-    """Proxy runs: validation top-1 against conv MACs at the run's own input, one panel per synthetic dataset."""
-    datasets = sorted(summary["dataset"].unique())
-    fig, axes = plt.subplots(1, len(datasets), figsize=(6 * len(datasets) + 1.5, 4.4), squeeze=False)
-    for ax, dataset in zip(axes[0], datasets):
-        sub = summary[(summary["dataset"] == dataset) & summary["val_top1"].notna()]
-        for r in sub.to_dict("records"):
-            ax.scatter((r["conv_macs"] or 0) / 1e9, r["val_top1"], marker=MARKERS.get(r["family"], "o"),
-                       s=marker_size(r["params"]), color=frame_colour(r["frames"]), edgecolor="black",
-                       linewidth=0.5, zorder=3)
-            ax.annotate(r["label"], ((r["conv_macs"] or 0) / 1e9, r["val_top1"]), fontsize=7,
-                        xytext=(4, 4), textcoords="offset points")
-        if not sub.empty:
-            _giga_log_axis(ax, [max(v or 0, 1e-3) for v in sub["conv_macs"] / 1e9])
-        ax.set_xlabel("conv MACs per clip at the run's input size, G")
-        ax.set_ylabel("validation top-1 (%)")
-        ax.set_title(dataset)
-        ax.grid(True, which="both", alpha=0.3)
-    frames = sorted(int(f) for f in summary["frames"].dropna().unique())
-    _legends(axes[0][-1], frames, params_examples=(5e6, 25e6))
-    fig.suptitle("Proxy study: accuracy against FLOPs (synthetic data, CPU scale)")
-    fig.tight_layout()
-    return fig
 
 
-def proxy_bars(pivot: pd.DataFrame) -> plt.Figure:
-    """Validation top-1 per model, one group of bars per synthetic dataset (`tables.proxy_pivot`)."""
-    fig, ax = plt.subplots(figsize=(9, 0.45 * max(len(pivot), 1) * max(len(pivot.columns), 1) + 1.5))
-    datasets = list(pivot.columns)
-    height = 0.8 / max(len(datasets), 1)
-    labels = [model for _, model in pivot.index]
-    for j, dataset in enumerate(datasets):
-        values = pivot[dataset].tolist()
-        ys = [i - 0.4 + height * (j + 0.5) for i in range(len(labels))]
-        ax.barh(ys, values, height=height, color=LABEL_COLOURS[j % len(LABEL_COLOURS)], label=dataset)
-        for y, v in zip(ys, values):
-            if v == v:  # not NaN
-                ax.text(v, y, f" {v:.1f}", va="center", fontsize=7)
-    ax.set_yticks(range(len(labels)), labels, fontsize=8)
-    ax.invert_yaxis()
-    ax.set_xlabel("validation top-1 (%)")
-    ax.set_xlim(0, 105)
-    ax.grid(True, axis="x", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
-    ax.set_title("Proxy study: accuracy per model on each synthetic dataset")
-    fig.tight_layout()
-    return fig
 
 
-def training_curves(runs, metric: str = "val_top1", title: str = "Validation top-1 per epoch") -> plt.Figure:
-    """One line per run: `metric` of the record's per-epoch history."""
-    runs = [r for r in runs if r.record.get("history")]
-    fig, ax = plt.subplots(figsize=(9, 4.2))
-    for i, r in enumerate(runs):
-        hist = r.record["history"]
-        ax.plot([h.get("epoch", j + 1) for j, h in enumerate(hist)], [h.get(metric) for h in hist],
-                marker="o", markersize=3, color=LABEL_COLOURS[i % len(LABEL_COLOURS)], label=r.name)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(metric.replace("_", " "))
-    ax.set_title(title)
-    ax.grid(True, alpha=0.3)
-    if runs:
-        ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=7, frameon=False)
-    fig.tight_layout()
-    return fig
 
 
 def speed_panels(published: pd.DataFrame, measured: pd.DataFrame) -> plt.Figure:

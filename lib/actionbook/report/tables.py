@@ -357,49 +357,7 @@ def reproduced_points(status: pd.DataFrame) -> pd.DataFrame:
     return sub.drop(columns=["run", "proxy_run"])
 
 
-# ---- the proxy study -------------------------------------------------------------------------------------------
-
-
-def proxy_params(folder: str | Path | None = None) -> list[dict]:
-    """The proxy experiments' params files (params/proxy/<profile>/*.yaml): file, name, model, dataset, frames."""
-    import yaml
-
-    folder = Path(folder) if folder is not None else project_root() / "params" / "proxy"
-    out = []
-    for path in sorted(folder.rglob("*.yaml")) if folder.is_dir() else []:
-        try:
-            values = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError:
-            values = {}
-        out.append({"file": path.relative_to(folder.parent.parent).as_posix() if folder.parent.parent in
-                    path.parents else path.name, "name": values.get("name") or path.stem,
-                    "stem": path.stem, "model": values.get("model"), "dataset": values.get("dataset"),
-                    "frames": values.get("frames"), "epochs": values.get("epochs")})
-    return out
-
-
-def proxy_runs(runs: Iterable[Run] | None = None) -> list[Run]:
-    return [r for r in (load_runs() if runs is None else runs) if r.kind == "proxy"]
-
-
-def run_summary(runs: Iterable[Run]) -> pd.DataFrame:
-    """Numbers of each run (raw, for plots and further tables)."""
-    rows = []
-    for r in runs:
-        c = r.complexity
-        rows.append({
-            "name": r.name, "status": r.status, "dataset": r.dataset, "model": r.model,
-            "family": family(r.model) if r.model else "", "label": model_label(r.model) if r.model else "",
-            "frames": r.frames, "input_size": r.experiment.get("input_size"),
-            "epochs": r.experiment.get("epochs"), "epochs_done": r.epochs_done,
-            "val_top1": r.metric("val", "top1"), "val_top5": r.metric("val", "top5"),
-            "test_top1": r.metric("test", "top1"), "test_top5": r.metric("test", "top5"),
-            "params": c.get("params"), "conv_macs": c.get("conv_macs"), "conv_macs_224": c.get("conv_macs_224"),
-            "input": c.get("input"), "train_s": (r.record.get("timings") or {}).get("train_s"),
-            "mean_iter_s": (r.record.get("timings") or {}).get("mean_iter_s"),
-            "batch_size": r.experiment.get("batch_size"), "hardware": r.hardware, "kind": r.kind,
-        })
-    return pd.DataFrame(rows)
+# ---- runs ------------------------------------------------------------------------------------------------
 
 
 def runs_markdown(runs: Iterable[Run], empty: str = "No run recorded yet.") -> str:
@@ -425,62 +383,12 @@ def runs_markdown(runs: Iterable[Run], empty: str = "No run recorded yet.") -> s
     return markdown_table(pd.DataFrame(lines))
 
 
-def proxy_pivot(runs: Iterable[Run]) -> pd.DataFrame:
-    """Validation top-1 per model (family, backbone, frames) and synthetic dataset: the proxy study's question in
-    one table. The best completed run of each cell; incomplete runs are left out."""
-    rows = [{"model": f"{model_label(r.model)}, {r.frames} frames", "family": family(r.model), "dataset": r.dataset,
-             "val_top1": r.metric("val", "top1")}
-            for r in runs if r.status == "completed" and r.metric("val", "top1") is not None]
-    if not rows:
-        return pd.DataFrame()
-    frame = pd.DataFrame(rows)
-    pivot = frame.pivot_table(index=["family", "model"], columns="dataset", values="val_top1", aggfunc="max")
-    return pivot.sort_index()
 
 
-def proxy_pivot_markdown(pivot: pd.DataFrame) -> str:
-    if pivot.empty:
-        return "*Not yet run: no completed proxy run.*"
-    lines = []
-    for (_family, model), values in pivot.iterrows():
-        line = {"Model": model}
-        for dataset in pivot.columns:
-            line[f"{dataset}: val top-1 (%)"] = "-" if missing(values[dataset]) else f"{values[dataset]:.2f}"
-        lines.append(line)
-    return markdown_table(pd.DataFrame(lines))
 
 
-def proxy_plan(runs: Iterable[Run] | None = None, params_folder: str | Path | None = None) -> pd.DataFrame:
-    """Each proxy params file and whether it has run (matched by run folder or experiment name)."""
-    runs = list(load_runs() if runs is None else runs)
-    by_name = {}
-    for r in runs:
-        by_name.setdefault(r.name, r)
-        by_name.setdefault(r.folder.name, r)
-    out = []
-    for p in proxy_params(params_folder):
-        run = by_name.get(p["stem"]) or by_name.get(p["name"])
-        out.append({**p, "run": run, "status": run.status if run else "not yet run"})
-    return pd.DataFrame(out)
 
 
-def proxy_plan_markdown(plan: pd.DataFrame) -> str:
-    if plan.empty:
-        return "*No proxy params file exists yet (`params/proxy/` is empty): not yet run.*"
-    lines = []
-    for p in plan.to_dict("records"):
-        run = p["run"]
-        run = None if missing(run) else run
-        lines.append({
-            "Params file": f"`{p['file']}`",
-            "Model": p["model"] or "-",
-            "Dataset": p["dataset"] or "-",
-            "Frames": "-" if missing(p["frames"]) else int(p["frames"]),
-            "Epochs": "-" if missing(p["epochs"]) else int(p["epochs"]),
-            "Run": "-" if missing(run) else run.link(run.name),
-            "Status": badge("not yet run") if missing(run) else badge_run(run.status),
-        })
-    return markdown_table(pd.DataFrame(lines))
 
 
 # ---- the model zoo ---------------------------------------------------------------------------------------------

@@ -12,14 +12,18 @@ import torch
 from torch import nn
 
 
-def build_optimizer(model: nn.Module, exp) -> torch.optim.SGD:
-    """SGD with momentum; weight decay on everything (IBM) or, optionally, not on BN parameters and biases."""
+def build_optimizer(model: nn.Module, exp) -> torch.optim.Optimizer:
+    """SGD with momentum (the papers' recipe) or AdamW (`optimizer: adamw`: from-scratch training at CPU scale,
+    where SGD needs far more steps than the proxy can afford); weight decay on everything (IBM) or, optionally, not
+    on BN parameters and biases."""
     if exp.no_decay_on_bn_bias:
         decay = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
         no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
         groups = [{"params": decay}, {"params": no_decay, "weight_decay": 0.0}]
     else:
         groups = [{"params": [p for p in model.parameters() if p.requires_grad]}]
+    if exp.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=exp.lr, weight_decay=exp.weight_decay)
     return torch.optim.SGD(groups, lr=exp.lr, momentum=exp.momentum, nesterov=exp.nesterov,
                            weight_decay=exp.weight_decay)
 
