@@ -96,7 +96,7 @@ def test_cli_synth_is_idempotent(tmp_path, capsys):
     parser = argparse.ArgumentParser(prog="actionbook")
     add_parser(parser.add_subparsers(required=True))
     argv = ["data", "synth", "synth-kinetics", "--root", str(tmp_path / "k"), "--classes", "2",
-            "--train-per-class", "1", "--val-per-class", "1", "--frames", "4", "--width", "32", "--height", "32"]
+            "--train-per-class", "1", "--val-per-class", "1", "--frames", "4", "--width", "64", "--height", "48"]
     for _ in range(2):
         args = parser.parse_args(argv)
         assert args.func(args) == 0

@@ -160,4 +160,6 @@ def test_ddp_two_processes_equal_one(tiny_kinetics, tmp_path):
     assert record["status"] == "completed" and record["provenance"]["world_size"] == 2
     a, b = _weights(single), _weights(ddp)
     worst = max((a[k].double() - b[k].double()).abs().max().item() for k in a if a[k].is_floating_point())
-    assert worst < 1e-5
+    # float32 all-reduce adds the two half-batches' gradients in another order than one process does: a few 1e-5
+    # after three steps; a wrong shard or a missed average moves weights by 1e-2 and more
+    assert worst < 1e-4
