@@ -8,8 +8,8 @@ temporal pooling, at 8 and 16 frames, several seeds each, and asks whether the s
 
 This module holds everything but the chapter's prose:
 
-* the experiment grid and its two **profiles** (`PROFILES`): `default` (run by `make book`, about a quarter of an
-  hour on two cores) and `full` (more seeds, frames, pooling and epochs: a longer run, or a GPU);
+* the experiment grid and its two **profiles** (`PROFILES`): `default` (run by `make book`, 13-14 minutes on two
+  cores) and `full` (more seeds, frames, pooling and epochs: a longer run, or a GPU);
 * the tuned synthetic datasets (`PROXY_DATA`): generated into `data/proxy/<dataset>/` by `ensure_data`, and used
   through each experiment's `data_root`;
 * the params files `params/proxy/<profile>/<name>.yaml` (`write_params`; a test checks they are up to date);
