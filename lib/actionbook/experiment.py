@@ -1,22 +1,27 @@
 """The Experiment: the one validated configuration every entry point builds (notebook, CLI, runner, tests).
 
 It is flat on purpose: its fields are exactly the papermill parameters of `notebooks/train.ipynb` and the keys of a
-`params/*.yaml` file. It can come from a params file, from a row name of the IBM study's naming scheme, or from
-keyword overrides; invalid input stops here with a one-line `ConfigError` naming the field and what is accepted.
+`params/*.yaml` file. It comes from a params file (`read_params`, the one reader) with `--set key=value` overrides
+(`parse_overrides`, the one parser: values are YAML), or from keyword values; invalid input stops here with a
+one-line `ConfigError` naming the field and what is accepted. The field defaults are the IBM code's defaults; the
+train notebook's parameters cell sets the CPU-scale ones, the params files a table row's whole recipe.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
-import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
 
+from actionbook.data import dataset_info
 from actionbook.errors import ConfigError
+from actionbook.models import build_model, model_entry
 
 SAMPLINGS = ("uniform", "dense", "mmaction")
 AUGMENTS = ("v1", "v2", "mmaction-tsn", "mmaction-i3d", "mmaction-rrc", "none")  # actionbook.data.transforms
@@ -24,6 +29,9 @@ SCHEDULERS = ("cosine", "multisteps", "step", "constant")
 OPTIMIZERS = ("sgd", "adamw")
 AMP_MODES = ("none", "bf16", "fp16")
 DEVICES = ("auto", "cpu", "cuda")
+# Fields that do not change what a run computes: they may differ between a run and its resume, and they do not
+# enter the run's identity (`Experiment.run_id`); the table's reported numbers do not either.
+RUN_NEUTRAL = frozenset({"name", "notes", "workers", "log_every", "checkpoint_every", "device", "data_root"})
 MODEL_OPTIONS = ("temporal_pooling", "dropout", "blending_frames", "blending_method", "dw_conv", "dw_t_conv",
                  "legacy_pool5", "lateral_kernel")
 
@@ -107,18 +115,7 @@ class Experiment:
 
     @classmethod
     def from_params(cls, path: str | Path, **overrides) -> Experiment:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"params file {str(path)!r} does not exist")
-        values = yaml.safe_load(path.read_text()) or {}
-        if not isinstance(values, dict):
-            raise ConfigError(f"params file {str(path)!r} must hold a mapping of parameter: value")
-        return cls.from_dict({**values, **overrides})
-
-    @classmethod
-    def from_row(cls, row: str, **overrides) -> Experiment:
-        """An experiment from a row name of the IBM study's naming scheme (see `parse_row`)."""
-        return cls.from_dict({**parse_row(row), **overrides})
+        return cls.from_dict({**read_params(path), **overrides})
 
     def replace(self, **overrides) -> Experiment:
         return Experiment.from_dict({**self.to_dict(), **overrides})
@@ -136,9 +133,15 @@ class Experiment:
 
     @property
     def num_classes(self) -> int:
-        from actionbook.data import dataset_info
-
         return dataset_info(self.dataset).num_classes
+
+    def computing_values(self) -> dict[str, Any]:
+        """The fields that decide what the run computes (all but RUN_NEUTRAL and the reported numbers)."""
+        return {k: v for k, v in self.to_dict().items() if k not in RUN_NEUTRAL and not k.startswith("reported_")}
+
+    def run_id(self) -> str:
+        """A short hash of `computing_values`: one default run folder per distinct experiment."""
+        return hashlib.sha256(json.dumps(self.computing_values(), sort_keys=True).encode()).hexdigest()[:8]
 
     # ---- validation ---------------------------------------------------------------------------------------
     def validate(self) -> None:
@@ -156,20 +159,12 @@ class Experiment:
             raise ConfigError(f"batch_size {self.batch_size} (global) must divide evenly over nproc={self.nproc}")
         if not 0 <= self.bad_file_threshold <= 1:
             raise ConfigError(f"bad_file_threshold is a share between 0 and 1, got {self.bad_file_threshold}")
-        from actionbook.data import dataset_info
-        from actionbook.models import model_entry
-
         dataset_info(self.dataset)  # raises ConfigError listing the known datasets
         model_entry(self.model)  # raises ConfigError listing the valid models
         self._check_model_builds()
 
     def _check_model_builds(self) -> None:
         """Frame counts and options the model cannot take fail here, before any data is touched."""
-        import torch
-
-        from actionbook.data import dataset_info
-        from actionbook.models import build_model
-
         with torch.device("meta"):
             build_model(self.model, num_classes=dataset_info(self.dataset).num_classes, frames=self.frames,
                         **self.model_options())
@@ -198,118 +193,47 @@ def _coerce(name: str, value: Any) -> Any:
         if kind.startswith("float"):
             return float(value)
         if kind.startswith("list"):
-            return [int(v) for v in value.replace(",", " ").split()]
+            parsed = yaml.safe_load(value) if value.strip().startswith("[") else value.replace(",", " ").split()
+            return [int(v) for v in parsed]
     except (KeyError, ValueError):
         raise ConfigError(f"{name} must be of type {kind}, got {value!r}") from None
     return value
 
 
-# ---- row names -------------------------------------------------------------------------------------------------
+def changed_fields(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """The computing fields (not RUN_NEUTRAL) on which two experiments' dicts differ."""
+    return sorted(k for k in set(saved) | set(current) if k not in RUN_NEUTRAL and saved.get(k) != current.get(k))
 
-ROW_DATASETS = ("st2stv2", "mini_st2stv2", "kinetics400", "mini_kinetics400", "moments", "mini_moments")
-_DEPTHS = ("18", "34", "50", "101", "152")
+
+# ---- params files and overrides ------------------------------------------------------------------------------------
+
+def read_params(path: str | Path) -> dict[str, Any]:
+    """The mapping of a params file (YAML), or a one-line error saying what is wrong with it."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"params file {str(path)!r} does not exist")
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        raise ConfigError(f"params file {str(path)!r} is not valid YAML{where}: "
+                          f"{getattr(err, 'problem', None) or err}") from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"params file {str(path)!r} must hold a mapping of parameter: value")
+    return values
 
 
-def parse_row(row: str) -> dict[str, Any]:
-    """Turn a row name of the IBM study into Experiment fields.
-
-    Scheme (spec 7.3): ``{dataset}[-rgb]-[TAM-b{B}-{sum|max}[-allc]-]{backbone}[-dw-t-conv][-tp|-ts[-max|-avg]]
-    -f{T}[-{cosine|multisteps|step}][-syncbn][-bs{N}][-e{N}]``, backbone one of resnet-{d}, inception-v1, i3d,
-    s3d, i3d-resnet-{d}, s3d-resnet-{d}. A bare -tp/-ts means max pooling, the code's default.
-    """
-    tokens = row.split("-")
-    pos = 0
-
-    def take(expected=None):
-        nonlocal pos
-        if pos >= len(tokens):
-            raise ConfigError(f"row {row!r} ends early: expected {expected or 'more'}")
-        tok = tokens[pos]
-        pos += 1
-        return tok
-
-    def peek():
-        return tokens[pos] if pos < len(tokens) else None
-
-    out: dict[str, Any] = {"name": row}
-    dataset = take("a dataset")
-    if dataset not in ROW_DATASETS:
-        raise ConfigError(f"row {row!r}: unknown dataset {dataset!r}; accepted: {', '.join(ROW_DATASETS)}")
-    out["dataset"] = dataset
-    if peek() == "rgb":
-        take()
-    tam = False
-    if peek() == "TAM":
-        take()
-        tam = True
-        blend = take("b{B}")
-        if not re.fullmatch(r"b\d+", blend):
-            raise ConfigError(f"row {row!r}: unknown TAM blending piece {blend!r}; expected b{{B}} such as b3")
-        out["blending_frames"] = int(blend[1:])
-        method = take("sum or max")
-        if method not in ("sum", "max"):
-            raise ConfigError(f"row {row!r}: unknown TAM blending method {method!r}; accepted: sum, max")
-        out["blending_method"] = method
-        if peek() == "allc":
-            take()
-            out["dw_conv"] = False
-    out["model"] = _parse_backbone(row, take, peek, tam)
-    if peek() == "dw" and tokens[pos:pos + 3] == ["dw", "t", "conv"]:
-        if out["model"] not in ("s3d",) and not out["model"].startswith("s3d_r"):
-            raise ConfigError(f"row {row!r}: -dw-t-conv applies to s3d models only")
-        pos += 3
-        out["dw_t_conv"] = True
-    if peek() in ("tp", "ts"):
-        take()
-        out["temporal_pooling"] = "max"
-        if peek() in ("max", "avg"):
-            out["temporal_pooling"] = take()
-    frames = take("f{T}")
-    if not re.fullmatch(r"f\d+", frames):
-        raise ConfigError(f"row {row!r}: unknown piece {frames!r}; expected -tp/-ts tags or the frame count f{{T}}")
-    out["frames"] = int(frames[1:])
-    while peek() is not None:
-        tok = take()
-        if tok in ("cosine", "multisteps", "step"):
-            out["lr_scheduler"] = tok
-        elif tok == "syncbn":
-            out["sync_bn"] = True
-        elif re.fullmatch(r"bs\d+", tok):
-            out["batch_size"] = int(tok[2:])
-        elif re.fullmatch(r"e\d+", tok):
-            out["epochs"] = int(tok[1:])
-        else:
-            raise ConfigError(f"row {row!r}: unknown piece {tok!r}; accepted after f{{T}}: cosine, multisteps, "
-                              "step, syncbn, bs{N}, e{N}")
-    out["pretrained"] = "imagenet"
-    if out["frames"] > 8:
-        out["notes"] = ["the published model was fine-tuned from a fewer-frame model; this run starts from "
-                        "ImageNet unless pretrained points at that checkpoint"]
+def parse_overrides(items: list[str] | None) -> dict[str, Any]:
+    """`key=value` strings (`--set`); values are read as YAML (8 -> int, 0.1 -> float, true, null, [10, 20])."""
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set takes key=value, got {item!r}")
+        try:
+            out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+        except yaml.YAMLError:
+            raise ConfigError(f"--set {key.strip()}: {value!r} is not a YAML value (quote strings with spaces, "
+                              "write lists as [10, 20])") from None
     return out
-
-
-def _parse_backbone(row, take, peek, tam: bool) -> str:
-    head = take("a backbone")
-    if head == "resnet":
-        depth = take("a depth")
-        if depth not in _DEPTHS:
-            raise ConfigError(f"row {row!r}: unknown ResNet depth {depth!r}; accepted: {', '.join(_DEPTHS)}")
-        return f"{'tam' if tam else 'tsn'}_r{depth}"
-    if head == "inception":
-        version = take("v1")
-        if version != "v1":
-            raise ConfigError(f"row {row!r}: unknown Inception version {version!r}; accepted: v1")
-        return "tam_inception_v1" if tam else "tsn_inception_v1"
-    if head in ("i3d", "i3d_v2", "s3d"):
-        if tam:
-            raise ConfigError(f"row {row!r}: TAM applies to the 2D backbones resnet-N and inception-v1 only")
-        family = head[:3]
-        if peek() == "resnet":
-            take()
-            depth = take("a depth")
-            if depth not in _DEPTHS:
-                raise ConfigError(f"row {row!r}: unknown ResNet depth {depth!r}; accepted: {', '.join(_DEPTHS)}")
-            return f"{family}_r{depth}"
-        return family
-    raise ConfigError(f"row {row!r}: unknown backbone {head!r}; accepted: resnet-N, inception-v1, i3d, s3d, "
-                      "i3d-resnet-N, s3d-resnet-N (optionally after TAM-b{B}-{sum|max})")

@@ -36,6 +36,17 @@ class ModelEntry:
     inflation: str | None = None  # 2D->3D rule: "repeat" (IBM: copy along T) or "mean" (MMAction2: copy / k_t)
     doc: str = ""
 
+    @property
+    def backbone_label(self) -> str:
+        """"ResNet-50", "Inception-v1": the backbone as the papers write it."""
+        kind, _, size = self.backbone.partition("-")
+        return {"resnet": "ResNet", "inception": "Inception"}.get(kind, kind) + (f"-{size}" if size else "")
+
+    @property
+    def label(self) -> str:
+        """"TAM ResNet-50": family and backbone, for tables and legends."""
+        return f"{self.family} {self.backbone_label}"
+
 
 _REGISTRY: dict[str, ModelEntry] = {}
 
@@ -71,6 +82,12 @@ def model_entry(name: str) -> ModelEntry:
     if name not in _REGISTRY:
         raise ConfigError(f"unknown model {name!r}; valid models: {', '.join(sorted(_REGISTRY))}")
     return _REGISTRY[name]
+
+
+def model_label(name: str) -> str:
+    """The entry's label ("TAM ResNet-50"), or the name itself for a model this registry does not know."""
+    _load_all()
+    return _REGISTRY[name].label if name in _REGISTRY else name
 
 
 def build_model(name: str, num_classes: int, frames: int, **options) -> nn.Module:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from actionbook.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class MmactionSetting:
@@ -61,8 +63,6 @@ MMACTION_SETTINGS: tuple[MmactionSetting, ...] = (
 
 
 def mmaction_setting(name: str) -> MmactionSetting:
-    from actionbook.errors import ConfigError
-
     for s in MMACTION_SETTINGS:
         if s.setting == name:
             return s

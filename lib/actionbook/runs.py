@@ -1,0 +1,102 @@
+"""The run folder: what a run leaves on disk, read and written atomically. Nothing else spells out its layout.
+
+    <run>/record.json      the run record: the unit of results (status, metrics with their protocol, params and
+                           FLOPs, timings, dataset fingerprint, provenance); the book reads records only
+    <run>/metrics.jsonl    one JSON line per logged iteration and per epoch (the live curves)
+    <run>/eval/<name>.json full evaluations: val (each epoch's), test (the multi-view test), views-KxC
+    <run>/checkpoints/     last.pt (resume) and best.pt (the best validation epoch)
+    <run>/runner.json      what the batch runner made the run from (parameter and code hashes)
+    <run>/<notebook>.ipynb the executed notebook, when the run came through `actionbook run`
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+RECORD_FILE = "record.json"
+METRICS_FILE = "metrics.jsonl"
+RUNNER_FILE = "runner.json"
+EVAL_DIR = "eval"
+CHECKPOINT_DIR = "checkpoints"
+CHECKPOINTS = ("last", "best")
+STATUSES = ("running", "completed", "failed", "interrupted")
+
+
+def write_json_atomic(path: str | Path, data) -> None:
+    """Write then rename, so a reader (or a killed run) never sees half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True, default=str))
+    os.replace(tmp, path)
+
+
+def read_json(path: str | Path) -> dict | None:
+    """A JSON file's content, or None when it is missing or unreadable."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def write_record(run_dir: str | Path, record: dict) -> Path:
+    if record.get("status") not in STATUSES:
+        raise ValueError(f"record status must be one of {STATUSES}, got {record.get('status')!r}")
+    path = Path(run_dir) / RECORD_FILE
+    write_json_atomic(path, record)
+    return path
+
+
+def read_record(run_dir: str | Path) -> dict | None:
+    path = Path(run_dir) / RECORD_FILE
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text())
+
+
+def metrics_path(run_dir: str | Path) -> Path:
+    return Path(run_dir) / METRICS_FILE
+
+
+def read_metrics(run_dir: str | Path) -> tuple[list[dict], list[dict]]:
+    """(iteration lines, epoch lines) of a run's metrics.jsonl; a line being written is skipped."""
+    path = metrics_path(run_dir)
+    iters, epochs = [], []
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            (epochs if entry.get("kind") == "epoch" else iters).append(entry)
+    return iters, epochs
+
+
+def eval_path(run_dir: str | Path, name: str) -> Path:
+    """`<run>/eval/<name>.json`: val, test or views-<K>x<C>."""
+    return Path(run_dir) / EVAL_DIR / f"{name}.json"
+
+
+def write_eval(run_dir: str | Path, name: str, result: dict) -> Path:
+    path = eval_path(run_dir, name)
+    write_json_atomic(path, result)
+    return path
+
+
+def checkpoint_dir(run_dir: str | Path) -> Path:
+    return Path(run_dir) / CHECKPOINT_DIR
+
+
+def checkpoint_file(run_dir: str | Path, which: str) -> Path:
+    """`<run>/checkpoints/last.pt` or `best.pt`."""
+    return checkpoint_dir(run_dir) / f"{which}.pt"
+
+
+def runner_state(run_dir: str | Path) -> dict | None:
+    return read_json(Path(run_dir) / RUNNER_FILE)
+
+
+def write_runner_state(run_dir: str | Path, state: dict) -> None:
+    write_json_atomic(Path(run_dir) / RUNNER_FILE, state)
