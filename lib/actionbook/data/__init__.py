@@ -23,7 +23,7 @@ from .datasets import DATASETS, DatasetInfo, dataset_info, default_data_dir, ens
 from .formats import Sample
 from .readers import FrameFolder, UnreadableVideo, VideoFile, open_video
 from .synthetic import SynthConfig, ensure_synthetic, generate
-from .transforms import normalize
+from .transforms import normalize, to_model_input
 from .writers import write_frame_folder, write_video
 
 __all__ = [
@@ -47,6 +47,7 @@ __all__ = [
     "normalize",
     "open_video",
     "seed_worker",
+    "to_model_input",
     "write_frame_folder",
     "write_video",
 ]

@@ -227,3 +227,17 @@ def normalize(clips: torch.Tensor, mean, std) -> torch.Tensor:
     mean = torch.as_tensor(mean, dtype=torch.float32, device=clips.device).view(shape)
     std = torch.as_tensor(std, dtype=torch.float32, device=clips.device).view(shape)
     return (clips.float() / 255 - mean) / std
+
+
+def to_model_input(clips: torch.Tensor, mean, std, device: torch.device | str = "cpu",
+                   channels_last: bool = False) -> torch.Tensor:
+    """A uint8 batch from the loader -> the model's input: copied to `device` as uint8 (4x cheaper than float),
+    normalised there with the model's mean and std, and channels-last-3d when asked (5-dim clips only).
+
+    The one place that turns loader output into model input: the trainer, the evaluation and the speed benchmark
+    call it.
+    """
+    x = normalize(clips.to(device, non_blocking=True), mean, std)
+    if channels_last and x.dim() == 5:
+        x = x.contiguous(memory_format=torch.channels_last_3d)
+    return x

@@ -1,0 +1,117 @@
+"""The IBM chapter: the published table beside the runs."""
+# RAW MOVE (lead): imports and names to be fixed by the owner of this module.
+
+FAMILIES = ("TSN", "TAM", "I3D", "S3D")
+STATUSES = ("reproduced", "partial run", "proxy only", "not yet run")
+STATUS_BADGE = {"reproduced": "success", "partial run": "warning", "proxy only": "info", "not yet run": "muted"}
+
+
+def _same_model(exp: dict, row: dict) -> bool:
+    return exp.get("model") == row["model"] and exp.get("temporal_pooling") == row.get("temporal_pooling")
+
+
+def same_kind(model: str, row_model: str) -> bool:
+    """A proxy model stands in for a row's model when family and backbone kind agree (ResNet of any depth for
+    ResNet-50: the proxy study trains smaller backbones at CPU scale)."""
+    if not model or family(model) != family(row_model):
+        return False
+    return backbone(model).split("-")[0] == backbone(row_model).split("-")[0]
+
+
+def runs_for_row(row: dict, runs: Iterable[Run]) -> tuple[list[Run], list[Run]]:
+    """(runs on the row's real dataset, proxy runs of the row's kind of model on its synthetic twin)."""
+    real, proxy = [], []
+    for run in runs:
+        exp = run.experiment
+        if run.dataset in REAL_DATASETS[row["section"]]:
+            if run.name == row["row"] or (_same_model(exp, row) and exp.get("frames") == row["frames"]):
+                real.append(run)
+        elif run.dataset == SYNTHETIC_TWIN[row["section"]] and same_kind(run.model, row["model"]):
+            proxy.append(run)
+    proxy.sort(key=lambda r: (r.model != row["model"], r.frames != row["frames"], r.name))
+    return real, proxy
+
+
+def full_recipe(run: Run, row: dict) -> list[str]:
+    """How a run on the real dataset departs from the row's recipe (empty: it followed it to the end)."""
+    exp, gaps = run.experiment, []
+    if run.status != "completed":
+        gaps.append(run.status + (f" ({run.record.get('reason')})" if run.record.get("reason") else ""))
+    if exp.get("epochs") != row["epochs"]:
+        gaps.append(f"{exp.get('epochs')} of {row['epochs']} epochs")
+    elif run.epochs_done < row["epochs"]:
+        gaps.append(f"{run.epochs_done} of {row['epochs']} epochs done")
+    if exp.get("iters_per_epoch"):
+        gaps.append(f"capped at {exp['iters_per_epoch']} iterations per epoch")
+    if exp.get("frames") != row["frames"]:
+        gaps.append(f"{exp.get('frames')} frames instead of {row['frames']}")
+    return gaps
+
+
+def _best(runs: list[Run], row: dict) -> Run:
+    return sorted(runs, key=lambda r: (bool(full_recipe(r, row)), -(r.metric("val", "top1") or -1)))[0]
+
+
+def ibm_status(runs: Iterable[Run] | None = None) -> pd.DataFrame:
+    """One line per published row: published numbers, the reproduced ones (if any), the status and its run."""
+    runs = list(load_runs() if runs is None else runs)
+    out = []
+    for row in published_ibm().to_dict("records"):
+        real, proxy = runs_for_row(row, runs)
+        line = {**row, "status": "not yet run", "run": None, "proxy_run": proxy[0] if proxy else None,
+                "reproduced_top1": None, "reproduced_top5": None, "protocol": "", "hardware": "", "gaps": ""}
+        if real:
+            best = _best(real, row)
+            gaps = full_recipe(best, row)
+            line.update(status="partial run" if gaps else "reproduced", run=best, hardware=best.hardware,
+                        reproduced_top1=best.metric("val", "top1"), reproduced_top5=best.metric("val", "top5"),
+                        protocol=best.protocol("val"), gaps="; ".join(gaps))
+        elif proxy:
+            line["status"] = "proxy only"
+        out.append(line)
+    return pd.DataFrame(out)
+
+
+def status_counts(status: pd.DataFrame) -> pd.DataFrame:
+    """Rows per status and dataset (the introduction's summary)."""
+    counts = (status.groupby(["section", "status"]).size().unstack(fill_value=0)
+              .reindex(columns=list(STATUSES), fill_value=0).reindex(list(SECTIONS)))
+    counts.index = [SECTION_SHORT[s] for s in counts.index]
+    counts.loc["total"] = counts.sum()
+    return counts
+
+
+def ibm_section_markdown(status: pd.DataFrame, section: str) -> str:
+    """The published table of one dataset beside what was reproduced, as a MyST table with links to the runs."""
+    lines = []
+    for r in status[status["section"] == section].to_dict("records"):
+        run, proxy = r["run"], r["proxy_run"]
+        run = None if missing(run) else run
+        proxy = None if missing(proxy) else proxy
+        if run is not None:
+            source = run.link("notebook") + f" ({r['hardware']})"
+            if r["gaps"]:
+                source += f"; {r['gaps']}"
+        elif proxy is not None:
+            source = "proxy: " + proxy.link(f"{proxy.name}") + f" ({proxy.dataset}, {proxy.frames} frames)"
+        else:
+            source = "-"
+        lines.append({
+            "Row (published name)": f"`{r['row']}`",
+            "Frames": r["frames"],
+            "Published top-1 / top-5": f"{r['top1']:.2f} / {r['top5']:.2f}",
+            "Reproduced top-1 / top-5": (f"{r['reproduced_top1']:.2f} / {r['reproduced_top5']:.2f}"
+                                         if not missing(r["reproduced_top1"]) else "-"),
+            "Δ top-1": (f"{r['reproduced_top1'] - r['top1']:+.2f}" if not missing(r["reproduced_top1"]) else "-"),
+            "Status": badge(r["status"]),
+            "Run": source,
+        })
+    return markdown_table(pd.DataFrame(lines))
+
+
+def reproduced_points(status: pd.DataFrame) -> pd.DataFrame:
+    """The rows with a number from a run on the real dataset (for the plots), with their status."""
+    sub = status[status["reproduced_top1"].notna()].copy()
+    return sub.drop(columns=["run", "proxy_run"])
+
+
