@@ -1,38 +1,47 @@
 """What the notebooks call, so that their cells stay short and the same code is tested outside them.
 
-* `build_experiment(namespace)`: the papermill parameters (the notebook's globals) -> a validated `Experiment`,
-  the dataset checked (synthetic sets generated), the device able to run it. Any problem is a `NotebookError`:
-  one line in the notebook, in papermill's message and in nbval's report, instead of a deep traceback.
-* `default_run_dir`, `recipe_comparison`, `complexity_table`: what the run is and how it differs from the paper.
-* `train_live(exp, run_dir)`: train with a live progress line and live loss/accuracy curves. One process trains
-  inside the kernel; more than one run `actionbook train` under torchrun as a subprocess whose log is streamed
-  (process groups inside a kernel are fragile).
-* `curves_figure`, `results_table`: the record against the published numbers.
+* `build_experiment(namespace)`: the papermill parameters (the notebook's globals) -> a validated `Experiment`.
+* `build_plan(exp)`: the training plan (actionbook.plan: device checks, the dataset made if synthetic, the
+  datasets, iterations, params and FLOPs), built once; `plan_summary` and `complexity_table` show it, and
+  `train_live(plan, run_dir)` hands that same plan to the trainer, with a live progress line and curves. One
+  process trains inside the kernel; more than one run `actionbook train` under torchrun as a subprocess whose log
+  is streamed (process groups inside a kernel are fragile).
+* `recipe_comparison` (from the IBM study): how the run differs from the paper's recipe.
+* `results_table`, `class_accuracy_figure`: the record against the published numbers.
+* The evaluate notebook's helpers: `check_views`, `ensure_default_run`, `run_experiment`.
+
+Any input problem raised inside them is a `NotebookError`: one line in the notebook, in papermill's message and
+in nbval's report, instead of a deep traceback (`one_line_errors`).
 """
 
 from __future__ import annotations
 
+import ast
 import contextlib
-import hashlib
-import io
 import json
-import math
 import subprocess
 import sys
-import threading
-import time
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+import matplotlib.pyplot as plt
+import pandas as pd
+import yaml
+
+from actionbook import plan as planning
+from actionbook import runs
+from actionbook.data import TooManyBadFiles
 from actionbook.errors import ConfigError
 from actionbook.experiment import Experiment
+from actionbook.live import LiveView
+from actionbook.paths import notebooks_dir, scratch_runs_dir
+from actionbook.plan import TrainingPlan
+from actionbook.studies.ibm import notebook as ibm
+from actionbook.train import TrainingFailed, train
+from actionbook.train import evaluate as evaluation
 
 EXPERIMENT_FIELDS = tuple(f.name for f in fields(Experiment))
-# Fields that do not change what a run computes: they do not enter the default run folder's name.
-_NOT_IN_RUN_ID = {"name", "notes", "workers", "log_every", "checkpoint_every", "device", "data_root"}
-# Synthetic stand-ins and the published dataset whose recipe they stand in for.
-SYNTHETIC_ANALOGS = {"synth-something": "st2stv2", "synth-kinetics": "kinetics400"}
 
 
 class NotebookError(Exception):
@@ -49,9 +58,6 @@ class NotebookError(Exception):
 @contextlib.contextmanager
 def one_line_errors():
     """Turn the project's input errors raised inside the block into one-line notebook errors."""
-    from actionbook.data import TooManyBadFiles
-    from actionbook.train import TrainingFailed
-
     try:
         yield
     except ConfigError as err:
@@ -60,102 +66,46 @@ def one_line_errors():
         raise NotebookError(str(err), kind=type(err).__name__) from None
 
 
-# ---- the experiment -----------------------------------------------------------------------------------------
+# ---- the experiment and its plan ----------------------------------------------------------------------------
 
-def build_experiment(namespace: dict[str, Any], check_data: bool = True) -> Experiment:
-    """The Experiment named by the notebook's parameters (the Experiment fields found in `namespace`), validated,
-    with its dataset present (a synthetic set is generated on first use) and its device able to run it."""
+def build_experiment(namespace: dict[str, Any]) -> Experiment:
+    """The Experiment named by the notebook's parameters (the Experiment fields found in `namespace`), validated."""
     with one_line_errors():
-        exp = Experiment.from_dict({k: namespace[k] for k in EXPERIMENT_FIELDS if k in namespace})
-        preflight(exp, check_data=check_data)
-    return exp
+        return Experiment.from_dict({k: namespace[k] for k in EXPERIMENT_FIELDS if k in namespace})
 
 
-def preflight(exp: Experiment, check_data: bool = True) -> None:
-    """What the trainer would only find out later: a device that cannot run the recipe, a dataset not there."""
-    import torch
-
-    cuda = torch.cuda.is_available() and exp.device != "cpu"
-    if exp.sync_bn and not cuda:
-        raise ConfigError("sync_bn=True needs CUDA GPUs (SyncBatchNorm has no CPU kernel); set -p sync_bn False "
-                          "to run this recipe on the CPU")
-    if exp.amp == "fp16" and not cuda:
-        raise ConfigError("amp=fp16 needs CUDA; on the CPU use amp=bf16 or none")
-    if cuda and exp.nproc > torch.cuda.device_count():
-        raise ConfigError(f"nproc={exp.nproc} processes but {torch.cuda.device_count()} CUDA device(s); "
-                          f"set -p nproc {torch.cuda.device_count()} (batch_size stays global)")
-    if exp.pretrained == "imagenet":
-        from actionbook.models import model_entry
-        from actionbook.models.pretrained import imagenet_file
-
-        arch = model_entry(exp.model).imagenet
-        if arch is None:
-            raise ConfigError(f"model {exp.model!r} is trained from scratch: set -p pretrained none")
-        path = Path(exp.imagenet_checkpoint) if exp.imagenet_checkpoint else imagenet_file(arch)
-        if not path.is_file():
-            raise ConfigError(f"pretrained=imagenet but no {arch} ImageNet weights at {path} (nothing is downloaded: "
-                              f"fetch them once with torchvision, pass -p imagenet_checkpoint, or -p pretrained none)")
-    elif exp.pretrained != "none" and not Path(exp.pretrained).is_file():
-        raise ConfigError(f"pretrained checkpoint {exp.pretrained!r} does not exist (imagenet, none or a file)")
-    if check_data:
-        from actionbook import data
-
-        info = data.dataset_info(exp.dataset)
-        if exp.data_root is None and info.kind != "synthetic":
-            raise ConfigError(f"dataset {exp.dataset!r} is not synthetic and data_root is not set: pass its folder "
-                              f"(-p data_root /path/to/{exp.dataset}; {info.description})")
-        data.ensure_dataset(exp.dataset, exp.data_root)
-
-
-def run_id(exp: Experiment) -> str:
-    """A short hash of everything that changes what the run computes."""
-    values = {k: v for k, v in exp.to_dict().items() if k not in _NOT_IN_RUN_ID and not k.startswith("reported_")}
-    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:8]
+def build_plan(exp: Experiment) -> TrainingPlan:
+    """The run's plan, built once: the device able to run it, the dataset present (a synthetic set is generated
+    on first use), the datasets, iterations, params and FLOPs."""
+    with one_line_errors():
+        return planning.build_plan(exp)
 
 
 def default_run_dir(exp: Experiment, root: str | Path | None = None) -> Path:
     """`<project>/runs/<name or dataset-model-fT>-<run id>`: one folder per distinct experiment."""
-    from actionbook.params import project_root
-
     stem = exp.name or f"{exp.dataset}-{exp.model}-f{exp.frames}"
-    return Path(root or project_root() / "runs") / f"{stem}-{run_id(exp)}"
+    return Path(root or scratch_runs_dir()) / f"{stem}-{exp.run_id()}"
 
 
-def training_plan(exp: Experiment) -> dict:
-    """Videos per split and iterations per epoch, as the trainer will see them."""
-    from actionbook import data
-
-    with one_line_errors():
-        common = dict(root=exp.data_root, frames=exp.frames, sampling=exp.sampling, frame_interval=exp.frame_interval,
-                      input_size=exp.input_size, scale_size=exp.scale_size, flip=exp.flip, seed=exp.seed)
-        train_set = data.build_dataset(exp.dataset, split="train", augment=exp.augment, **common)
-        val_set = data.build_dataset(exp.dataset, split="val", augment="none", **common)
-    iters = len(train_set) // exp.batch_size
-    if exp.iters_per_epoch:
-        iters = min(iters, exp.iters_per_epoch)
-    if iters == 0:
-        raise NotebookError(f"batch_size {exp.batch_size} is larger than the training split ({len(train_set)} clips)")
-    return {"train_videos": len(train_set), "val_videos": len(val_set), "classes": train_set.num_classes,
-            "class_names": list(getattr(train_set, "class_names", []) or []),
-            "iters_per_epoch": iters, "total_iters": iters * exp.epochs,
-            "clips_seen": iters * exp.epochs * exp.batch_size}
+def plan_summary(plan: TrainingPlan) -> str:
+    s = plan.summary()
+    return (f"{s['train_videos']} training / {s['val_videos']} validation videos, {s['classes']} classes; "
+            f"{s['iters_per_epoch']} iterations x {plan.exp.epochs} epochs of {plan.exp.batch_size} clips")
 
 
-# ---- what the run is -----------------------------------------------------------------------------------------
+def recipe_comparison(exp: Experiment):
+    """(the IBM row this run reproduces or stands in for, or None; a DataFrame: parameter, this run, the paper's
+    recipe, same?)."""
+    return ibm.recipe_comparison(exp)
 
-def complexity_table(exp: Experiment, num_classes: int, reference=None):
+
+def complexity_table(plan: TrainingPlan, reference=None) -> pd.DataFrame:
     """Params and FLOPs of the model at this run's input and at the table's 224x224, against the row's numbers."""
-    import pandas as pd
-
-    from actionbook.measure import model_complexity
-
-    opts = exp.model_options()
-    rows = []
-    for size in dict.fromkeys((exp.input_size, 224)):
-        c = model_complexity(exp.model, num_classes, exp.frames, size, **opts)
-        rows.append({"input": f"{exp.frames}x{size}x{size}", "classes": num_classes, "params": c["params"],
-                     "conv MACs (IBM FLOPs)": c["conv_macs"], "fvcore FLOPs": c["fvcore_flops"],
-                     "mmcv FLOPs": c["mmaction_flops"]})
+    exp, c = plan.exp, plan.complexity
+    sizes = {exp.input_size: "", 224: "_224"}
+    rows = [{"input": f"{exp.frames}x{size}x{size}", "classes": plan.num_classes, "params": c["params"],
+             "conv MACs (IBM FLOPs)": c[f"conv_macs{suffix}"], "fvcore FLOPs": c[f"fvcore_flops{suffix}"],
+             "mmcv FLOPs": c[f"mmaction_flops{suffix}"]} for size, suffix in sizes.items()]
     if reference is not None:
         rows.append({"input": f"published: {reference.row}", "classes": None, "params": reference.params,
                      "conv MACs (IBM FLOPs)": reference.flops, "fvcore FLOPs": None, "mmcv FLOPs": None})
@@ -165,145 +115,19 @@ def complexity_table(exp: Experiment, num_classes: int, reference=None):
 
 # ---- training with live progress ----------------------------------------------------------------------------
 
-def read_metrics(run_dir: str | Path) -> tuple[list[dict], list[dict]]:
-    """(iteration lines, epoch lines) of a run's metrics.jsonl."""
-    path = Path(run_dir) / "metrics.jsonl"
-    iters, epochs = [], []
-    if path.is_file():
-        for line in path.read_text().splitlines():
-            try:
-                entry = json.loads(line)
-            except json.JSONDecodeError:  # a line being written
-                continue
-            (epochs if entry.get("kind") == "epoch" else iters).append(entry)
-    return iters, epochs
-
-
-def draw_curves(fig, iters: list[dict], epochs: list[dict], title: str = "", chance: float | None = None) -> None:
-    """Loss (per logged iteration and per epoch) and accuracy (train, val top-1/top-5, chance) on `fig`."""
-    ax_loss, ax_acc = fig.subplots(1, 2)
-    if chance is not None:
-        ax_acc.axhline(chance, color="0.5", ls=":", lw=1, label="chance")
-    if iters:
-        ax_loss.plot([e["step"] for e in iters], [e["loss"] for e in iters], lw=1, alpha=0.6, label="iteration")
-    if epochs:
-        ax_loss.plot([e["step"] for e in epochs], [e["train_loss"] for e in epochs], "o-", label="epoch mean")
-        x = [e["epoch"] for e in epochs]
-        ax_acc.plot(x, [e["train_top1"] for e in epochs], "o-", label="train top-1")
-        ax_acc.plot(x, [e["val_top1"] for e in epochs], "s-", label="val top-1")
-        ax_acc.plot(x, [e["val_top5"] for e in epochs], "^--", label="val top-5")
-        ax_acc.set_xticks(x)
-        ax_acc.legend(loc="best", fontsize=8)
-    ax_loss.set(xlabel="iteration", ylabel="cross-entropy", title="loss")
-    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy", ylim=(0, 100))
-    if iters:
-        ax_loss.legend(loc="best", fontsize=8)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-
-
-def curves_figure(run_dir: str | Path, title: str = "", chance: float | None = None):
-    """A matplotlib Figure of the run's curves (not registered with pyplot: safe from any thread)."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(10, 3.6))
-    draw_curves(fig, *read_metrics(run_dir), title=title, chance=chance)
-    return fig
-
-
-def _png(fig) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80)
-    return buf.getvalue()
-
-
-def _clock(seconds: float) -> str:
-    seconds = int(seconds)
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
-
-
-class LiveView:
-    """A progress line and the curves, redrawn from the run's metrics.jsonl by a background thread.
-
-    The line follows every logged iteration; the figure is redrawn at each epoch and at most every `plot_every`
-    seconds in between (rendering it costs CPU the training on a two-core machine would otherwise have).
-    """
-
-    def __init__(self, run_dir: Path, total_iters: int | None, title: str = "", every: float = 3.0,
-                 chance: float | None = None, plot_every: float = 30.0):
-        from IPython.display import HTML, display
-
-        self.run_dir, self.total, self.title, self.every = Path(run_dir), total_iters, title, every
-        self.chance, self.plot_every = chance, plot_every
-        self.started = time.monotonic()
-        self._plotted = (-1, -math.inf)  # (epochs drawn, when)
-        self.status = display(HTML("<code>starting...</code>"), display_id=True)
-        self.plot = display(HTML(""), display_id=True)
-        self._seen = (-1, -1)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def __enter__(self) -> LiveView:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.refresh(final=True)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.every):
-            try:
-                self.refresh()
-            except Exception:  # a display problem must never stop training
-                pass
-
-    def refresh(self, final: bool = False) -> None:
-        from IPython.display import HTML, Image
-
-        iters, epochs = read_metrics(self.run_dir)
-        seen = (len(iters), len(epochs))
-        if seen == self._seen and not final:
-            return
-        self._seen = seen
-        elapsed = time.monotonic() - self.started
-        if iters:
-            last = iters[-1]
-            step = last["step"]
-            parts = [f"epoch {last['epoch']}", f"step {step}" + (f"/{self.total}" if self.total else ""),
-                     f"loss {last['loss']:.3f}", f"lr {last['lr']:.3g}", f"{last['iter_time']:.2f} s/iter",
-                     f"elapsed {_clock(elapsed)}"]
-            if self.total and step and not final:
-                parts.append(f"eta {_clock(elapsed / step * (self.total - step))}")
-            if epochs:
-                parts.append(f"val top-1 {epochs[-1]['val_top1']:.1f}%")
-            self.status.update(HTML(f"<code>{' · '.join(parts)}</code>"))
-        now = time.monotonic()
-        due = final or len(epochs) != self._plotted[0] or now - self._plotted[1] >= self.plot_every
-        if (iters or epochs) and due:
-            self._plotted = (len(epochs), now)
-            self.plot.update(Image(data=_png(curves_figure(self.run_dir, self.title, self.chance))))
-
-
-def train_live(exp: Experiment, run_dir: str | Path, total_iters: int | None = None, every: float = 3.0,
-               classes: int | None = None) -> dict:
-    """Train (or resume, or return the finished record of) `exp` in `run_dir`, showing progress and curves."""
-    from actionbook.report.records import read_record
-
+def train_live(plan: TrainingPlan, run_dir: str | Path, every: float = 3.0) -> dict:
+    """Train (or resume, or return the finished record of) the plan in `run_dir`, showing progress and curves."""
+    exp = plan.exp
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     title = f"{exp.name or exp.model} · {exp.dataset} · {exp.frames} frames"
-    with LiveView(run_dir, total_iters, title, every, chance=100.0 / classes if classes else None):
+    with LiveView(run_dir, plan.total_iters, title, every, chance=100.0 / plan.num_classes):
         if exp.nproc > 1:
             _train_subprocess(exp, run_dir)
         else:
-            from actionbook.train import train
-
             with one_line_errors():
-                train(exp, run_dir, progress=False)
-    record = read_record(run_dir)
+                train(exp, run_dir, progress=False, plan=plan)
+    record = runs.read_record(run_dir)
     if record is None or record.get("status") != "completed":
         status = record.get("status") if record else "missing"
         reason = record.get("reason") if record else "no record was written"
@@ -313,9 +137,7 @@ def train_live(exp: Experiment, run_dir: str | Path, total_iters: int | None = N
 
 def _train_subprocess(exp: Experiment, run_dir: Path) -> None:
     """`actionbook train` with nproc processes under torchrun, its log streamed into the cell."""
-    import yaml
-
-    params = run_dir / "params.yaml"
+    params = run_dir / runs.PARAMS_FILE
     params.write_text(yaml.safe_dump(exp.to_dict(), sort_keys=False))
     cmd = [sys.executable, "-m", "actionbook.cli", "train", str(params), "--run-dir", str(run_dir), "--quiet"]
     print("$", " ".join(cmd), flush=True)
@@ -337,8 +159,6 @@ def _train_subprocess(exp: Experiment, run_dir: Path) -> None:
 
 def results_table(record: dict, exp: Experiment, reference=None, classes: int | None = None):
     """Reported (the table) against reproduced (this record), with the protocol of each reproduced number."""
-    import pandas as pd
-
     metrics = record.get("metrics", {})
     val, test = metrics.get("val", {}), metrics.get("test")
     complexity = record.get("complexity", {})
@@ -398,13 +218,11 @@ def _number(value) -> str:
 
 def class_accuracy_figure(run_dir: str | Path, class_names: list[str] | None = None):
     """Per-class validation accuracy and the confusion matrix of the run's last validation (pyplot: shown inline)."""
-    import matplotlib.pyplot as plt
-
-    path = Path(run_dir) / "eval" / "val.json"
-    if not path.is_file():
+    path = runs.eval_path(run_dir, "val")
+    val = runs.read_json(path)
+    if val is None:
         print(f"no validation results in {path}")
         return None
-    val = json.loads(path.read_text())
     per_class = [float("nan") if a is None else a for a in val["per_class_acc"]]
     n = len(per_class)
     names = class_names if class_names and len(class_names) == n else [str(i) for i in range(n)]
@@ -423,19 +241,13 @@ def class_accuracy_figure(run_dir: str | Path, class_names: list[str] | None = N
 # ---- the evaluate notebook ----------------------------------------------------------------------------------
 
 def check_views(views) -> list[tuple[int, int]]:
-    from actionbook.views import check_views as check
-
     with one_line_errors():
-        return check(views)
+        return evaluation.check_views(views)
 
 
 def train_defaults() -> dict[str, Any]:
     """The parameters cell of notebooks/train.ipynb, evaluated (its CPU-scale defaults)."""
-    import ast
-
-    from actionbook.params import project_root
-
-    source = json.loads((project_root() / "notebooks" / "train.ipynb").read_text())
+    source = json.loads((notebooks_dir() / "train.ipynb").read_text())
     cell = next(c for c in source["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
     values = {}
     for node in ast.parse("".join(cell["source"])).body:
@@ -449,15 +261,18 @@ def ensure_default_run() -> Path:
     defaults = train_defaults()
     exp = build_experiment(defaults)
     run_dir = Path(defaults.get("run_dir") or default_run_dir(exp))
-    if not (run_dir / "checkpoints" / "best.pt").is_file():
+    if not runs.checkpoint_file(run_dir, "best").is_file():
         print(f"no trained run in {run_dir}: training the train notebook's default experiment first")
-        plan = training_plan(exp)
-        train_live(exp, run_dir, total_iters=plan["total_iters"], classes=plan["classes"])
+        train_live(build_plan(exp), run_dir)
     return run_dir
 
 
 def run_experiment(run_dir: str | Path, checkpoint: str = "best") -> Experiment:
-    from actionbook.views import load_run
-
     with one_line_errors():
-        return load_run(run_dir, checkpoint)[0]
+        return evaluation.load_run(run_dir, checkpoint)[0]
+
+
+def evaluate_view(run_dir: str | Path, view: tuple[int, int], **options) -> dict:
+    """One view's evaluation of a run (`actionbook.train.evaluate.evaluate_run`), errors in one line."""
+    with one_line_errors():
+        return evaluation.evaluate_run(run_dir, [view], progress=False, **options)[0]

@@ -14,6 +14,7 @@ A failure never stops the batch: the executed notebook (with the error in it) is
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import re
@@ -24,13 +25,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import yaml
+import papermill
+from jupyter_client.kernelspec import KernelSpecManager
 
+import actionbook
+from actionbook import paths, runs
 from actionbook.errors import ConfigError
-from actionbook.params import project_root
-from actionbook.report.records import read_record, write_json_atomic, write_record
+from actionbook.experiment import read_params
 
-RUNNER_FILE = "runner.json"
 NOTEBOOKS = ("train", "benchmark", "evaluate", "model_zoo")
 
 
@@ -44,10 +46,6 @@ class RunResult:
     summary: str = ""
 
 
-def default_runs_dir() -> Path:
-    return project_root() / "book" / "runs"
-
-
 def notebook_path(notebook: str | Path) -> Path:
     """A notebook by name (train, benchmark, ...) from the project's notebooks/, or a path."""
     path = Path(notebook)
@@ -55,7 +53,7 @@ def notebook_path(notebook: str | Path) -> Path:
         if str(notebook) not in NOTEBOOKS:
             raise ConfigError(f"notebook {str(notebook)!r} unknown; expected one of {', '.join(NOTEBOOKS)} or a "
                               f".ipynb path")
-        path = project_root() / "notebooks" / f"{notebook}.ipynb"
+        path = paths.notebooks_dir() / f"{notebook}.ipynb"
     if not path.is_file():
         raise ConfigError(f"notebook {str(path)!r} does not exist")
     return path
@@ -71,45 +69,27 @@ def params_hash(parameters: dict[str, Any]) -> str:
     return _sha(json.dumps(parameters, sort_keys=True, default=str).encode())[:16]
 
 
-# Modules that only present records (the book's tables, figures and proxy-study aggregation) or write params files:
-# editing them changes no run's result, so it must not send `make book` back to re-train every run.
-PRESENTATION = ("params.py", "report/plots.py", "report/proxy.py", "report/tables.py", "report/zoo.py")
+# Modules that only present records (the shared report pieces, each study's chapter tables and figures) or write
+# params files (whose values are hashed on their own): editing them changes no run's result, so it must not send
+# `make book` back to re-train every run. Paths relative to the package, shell-style patterns.
+PRESENTATION = ("report/*", "studies/*/chapter.py", "studies/*/figures.py", "studies/*/params.py")
+
+
+def is_presentation(relative: str) -> bool:
+    return any(fnmatch.fnmatch(relative, pattern) for pattern in PRESENTATION)
 
 
 def code_hash(notebook: Path) -> str:
     """The code a run executes: every source file of the actionbook package (code and the published tables it
     reads) but the PRESENTATION modules, and the notebook."""
-    import actionbook
-
     package = Path(actionbook.__file__).resolve().parent
     digest = hashlib.sha256()
     files = sorted(p for p in package.rglob("*") if p.is_file() and p.suffix in (".py", ".md", ".json", ".yaml")
-                   and "__pycache__" not in p.parts and p.relative_to(package).as_posix() not in PRESENTATION)
+                   and "__pycache__" not in p.parts and not is_presentation(p.relative_to(package).as_posix()))
     for path in files:
         digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes() + b"\0")
     digest.update(b"notebook\0" + Path(notebook).read_bytes())
     return digest.hexdigest()[:16]
-
-
-def load_parameters(params_file: str | Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    path = Path(params_file)
-    if not path.is_file():
-        raise ConfigError(f"params file {str(path)!r} does not exist")
-    values = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(values, dict):
-        raise ConfigError(f"params file {str(path)!r} must hold a mapping of parameter: value")
-    return {**values, **(overrides or {})}
-
-
-def parse_overrides(items: list[str] | None) -> dict[str, Any]:
-    """`key=value` strings; values are read as YAML scalars (8 -> int, 0.1 -> float, true, null, [1, 2])."""
-    out = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--set takes key=value, got {item!r}")
-        out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
-    return out
 
 
 # ---- one run --------------------------------------------------------------------------------------------------
@@ -119,10 +99,10 @@ def plan(params_file: Path, runs_dir: Path, notebook: Path, overrides: dict | No
     """(name, run folder, parameters, hashes, action) where action is "skip", "resume" or "fresh"."""
     name = Path(params_file).stem
     run_dir = runs_dir / name
-    parameters = load_parameters(params_file, overrides)
+    parameters = {**read_params(params_file), **(overrides or {})}
     hashes = {"params": params_hash(parameters), "code": code_hash(notebook), "notebook": notebook.name}
-    state = _read_json(run_dir / RUNNER_FILE)
-    record = read_record(run_dir)
+    state = runs.runner_state(run_dir)
+    record = runs.read_record(run_dir)
     keys = ("params", "notebook") if ignore_code else ("params", "code", "notebook")
     same = state is not None and all(state.get("hashes", {}).get(k) == hashes[k] for k in keys)
     if force or not same:
@@ -138,41 +118,38 @@ def run_one(params_file: str | Path, runs_dir: str | Path | None = None, noteboo
             overrides: dict | None = None, force: bool = False, ignore_code: bool = False,
             kernel_name: str | None = None) -> RunResult:
     """Execute one params file through the notebook into `runs_dir/<name>/` (see the module's rules)."""
-    import papermill
-
     notebook = notebook_path(notebook)
-    runs_dir = Path(runs_dir) if runs_dir else default_runs_dir()
-    name, run_dir, parameters, hashes, action = plan(Path(params_file), runs_dir, notebook, overrides, force,
-                                                     ignore_code)
+    name, run_dir, parameters, hashes, action = plan(Path(params_file), Path(runs_dir or paths.runs_dir()),
+                                                     notebook, overrides, force, ignore_code)
     if action == "skip":
-        return RunResult(name, "skipped", str(run_dir), summary=_summary(read_record(run_dir)))
+        return RunResult(name, "skipped", str(run_dir), summary=_summary(runs.read_record(run_dir)))
     if action == "fresh" and run_dir.exists():
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     state = {"params_file": str(params_file), "parameters": parameters, "hashes": hashes, "action": action,
              "started": started, "notebook": notebook.name, "executed_notebook": notebook.name}
-    write_json_atomic(run_dir / RUNNER_FILE, state)
+    runs.write_runner_state(run_dir, state)
     t0 = time.perf_counter()
     reason = None
     try:
         papermill.execute_notebook(
             str(notebook), str(run_dir / notebook.name), parameters={**parameters, "run_dir": str(run_dir)},
-            kernel_name=kernel_name or pick_kernel(notebook), cwd=str(project_root()), progress_bar=False)
+            kernel_name=kernel_name or pick_kernel(notebook), cwd=str(paths.project_root()), progress_bar=False)
     except Exception as err:  # papermill's execution error, a dead kernel, a missing kernel: all end the run
         reason = _one_line(err)
     seconds = time.perf_counter() - t0
-    record = read_record(run_dir)
+    record = runs.read_record(run_dir)
     if reason is None and (record is None or record.get("status") != "completed"):
         reason = (f"the notebook finished but the record says {record.get('status')!r}" if record
                   else "the notebook finished without writing a record")
     if reason is not None:
         _write_failed_record(run_dir, record, parameters, reason)
-    write_json_atomic(run_dir / RUNNER_FILE, {**state, "status": "failed" if reason else "completed",
+    runs.write_runner_state(run_dir, {**state, "status": "failed" if reason else "completed",
                                               "reason": reason, "seconds": round(seconds, 1),
                                               "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")})
     status = "failed" if reason else "completed"
-    return RunResult(name, status, str(run_dir), reason, round(seconds, 1), _summary(read_record(run_dir)))
+    return RunResult(name, status, str(run_dir), reason, round(seconds, 1), _summary(runs.read_record(run_dir)))
 
 
 def _write_failed_record(run_dir: Path, record: dict | None, parameters: dict, reason: str) -> None:
@@ -181,7 +158,7 @@ def _write_failed_record(run_dir: Path, record: dict | None, parameters: dict, r
         record["reason"] = reason
     record["status"] = "failed"
     record["updated"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    write_record(run_dir, record)
+    runs.write_record(run_dir, record)
 
 
 def _one_line(err: Exception) -> str:
@@ -211,18 +188,9 @@ def _summary(record: dict | None) -> str:
 
 def pick_kernel(notebook: Path) -> str:
     """The notebook's kernel if it is installed (`make setup` installs "actionbook"), else this Python's."""
-    from jupyter_client.kernelspec import KernelSpecManager
-
     wanted = json.loads(Path(notebook).read_text()).get("metadata", {}).get("kernelspec", {}).get("name")
     available = KernelSpecManager().find_kernel_specs()
     return wanted if wanted in available else "python3"
-
-
-def _read_json(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
 
 
 # ---- the batch ------------------------------------------------------------------------------------------------
@@ -241,16 +209,16 @@ def run_batch(params_files: list[str | Path], runs_dir: str | Path | None = None
     if duplicates:
         raise ConfigError(f"two params files would share a run folder: {', '.join(duplicates)}")
     nb = notebook_path(notebook)
-    runs = Path(runs_dir) if runs_dir else default_runs_dir()
+    folder = Path(runs_dir or paths.runs_dir())
     results = []
     for i, path in enumerate(files, 1):
         prefix = f"[{i}/{len(files)}] {path.stem}"
         if dry_run:
-            action = plan(path, runs, nb, overrides, force, ignore_code)[4]
+            action = plan(path, folder, nb, overrides, force, ignore_code)[4]
             log(f"{prefix}: would {'skip (complete, unchanged)' if action == 'skip' else action + ' run'}")
             continue
-        log(f"{prefix}: running {nb.name} -> {runs / path.stem}")
-        result = run_one(path, runs, nb, overrides, force, ignore_code, kernel_name)
+        log(f"{prefix}: running {nb.name} -> {folder / path.stem}")
+        result = run_one(path, folder, nb, overrides, force, ignore_code, kernel_name)
         detail = {"skipped": "skipped (complete, unchanged)", "completed": f"completed in {result.seconds:.0f} s",
                   "failed": f"FAILED after {result.seconds:.0f} s: {result.reason}"}[result.status]
         log(f"{prefix}: {detail}" + (f" ({result.summary})" if result.summary else ""))

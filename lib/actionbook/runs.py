@@ -6,6 +6,7 @@
     <run>/eval/<name>.json full evaluations: val (each epoch's), test (the multi-view test), views-KxC
     <run>/checkpoints/     last.pt (resume) and best.pt (the best validation epoch)
     <run>/runner.json      what the batch runner made the run from (parameter and code hashes)
+    <run>/params.yaml      the experiment, when the train notebook hands it to `actionbook train` under torchrun
     <run>/<notebook>.ipynb the executed notebook, when the run came through `actionbook run`
 """
 
@@ -18,6 +19,7 @@ from pathlib import Path
 RECORD_FILE = "record.json"
 METRICS_FILE = "metrics.jsonl"
 RUNNER_FILE = "runner.json"
+PARAMS_FILE = "params.yaml"  # the experiment a torchrun subprocess trains (written by the train notebook)
 EVAL_DIR = "eval"
 CHECKPOINT_DIR = "checkpoints"
 CHECKPOINTS = ("last", "best")

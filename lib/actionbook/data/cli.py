@@ -1,6 +1,6 @@
 """Command line: `actionbook data {list,synth,info}` and `actionbook bench-data`.
 
-`add_parser` and `bench_add_parser` add the subcommands to the main parser; each sets `func(args) -> int`.
+`add_parser` adds both commands to the main parser; each sets `func(args) -> int`.
 """
 
 from __future__ import annotations
@@ -42,8 +42,6 @@ def add_parser(subparsers) -> None:
     info.add_argument("--split", default="train", choices=("train", "val"))
     info.set_defaults(func=_info)
 
-
-def bench_add_parser(subparsers) -> None:
     parser = subparsers.add_parser("bench-data", help="loader clips/s: decord videos vs JPEG frame folders")
     parser.add_argument("--dataset", default="synth-kinetics", choices=sorted(DATASETS))
     parser.add_argument("--root", help="dataset folder (required for real datasets)")

@@ -27,6 +27,8 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from actionbook.models import build_model
+
 CONVENTIONS = ("conv_macs", "fvcore", "mmaction")
 
 _aten = torch.ops.aten
@@ -155,8 +157,6 @@ def count_flops(model: nn.Module, input_shape: tuple[int, ...]) -> dict[str, dic
 
 def model_complexity(name: str, num_classes: int, frames: int, input_size: int = 224, **options) -> dict:
     """Params and FLOPs (every convention) of a registered model, for one clip (batch 1), built on meta."""
-    from actionbook.models import build_model
-
     with torch.device("meta"):
         model = build_model(name, num_classes=num_classes, frames=frames, **options)
     flops = count_flops(model, (1, 3, frames, input_size, input_size))

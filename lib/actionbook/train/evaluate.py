@@ -1,12 +1,27 @@
 """Evaluation: top-1, top-5, mean class accuracy, per-class accuracy and the confusion matrix, single or
-multi-view (K clips x crops, logits averaged), each stored with its protocol."""
+multi-view (K clips x crops, logits averaged), each stored with its protocol.
+
+`evaluate` scores a loader (the trainer's per-epoch validation and final test). `evaluate_run(run_dir, views=[(1,
+1), (2, 3), (10, 3)])` loads a run's checkpoint (best or last), rebuilds its experiment's model and validation
+split under each protocol (IBM spec 6.4) and writes `eval/views-<K>x<C>.json` into the run folder: what
+`notebooks/evaluate.ipynb` and `actionbook evaluate` call.
+"""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
-from actionbook.train.distributed import DistContext, all_gather_objects
+from actionbook import data, runs
+from actionbook.errors import ConfigError
+from actionbook.experiment import Experiment
+from actionbook.models import build_model, model_entry
+from actionbook.train.checkpoint import load_checkpoint
+from actionbook.train.distributed import DistContext, all_gather_objects, setup
 
 
 def view_logits(model: nn.Module, clips: torch.Tensor) -> torch.Tensor:
@@ -58,3 +73,108 @@ def evaluate(model: nn.Module, loader, ctx: DistContext, prepare, num_classes: i
     all_logits = torch.cat([g[0] for g in gathered])
     all_labels = torch.cat([g[1] for g in gathered])
     return {**classification_metrics(all_logits, all_labels, num_classes), "protocol": protocol}
+
+
+# ---- a run's checkpoint under several views -----------------------------------------------------------------
+
+CROPS = (1, 3, 5, 10)
+
+
+def parse_views(items: list[str] | tuple[str, ...]) -> list[tuple[int, int]]:
+    """"KxC" strings -> (clips, crops) pairs."""
+    out = []
+    for item in items:
+        clips, sep, crops = str(item).lower().partition("x")
+        if not sep or not clips.isdigit() or not crops.isdigit() or int(clips) < 1:
+            raise ConfigError(f"a view is CLIPSxCROPS such as 10x3, got {item!r}")
+        out.append((int(clips), int(crops)))
+    return check_views(out)
+
+
+def check_views(views) -> list[tuple[int, int]]:
+    out = []
+    for view in views:
+        clips, crops = (int(v) for v in view)
+        if clips < 1:
+            raise ConfigError(f"clips must be at least 1, got {clips}")
+        if crops not in CROPS:
+            raise ConfigError(f"crops must be one of {', '.join(map(str, CROPS))}, got {crops}")
+        out.append((clips, crops))
+    if not out:
+        raise ConfigError("no views to evaluate")
+    return out
+
+
+def checkpoint_path(run_dir: str | Path, checkpoint: str = "best") -> Path:
+    """`best` or `last` of a run folder, or a checkpoint file."""
+    if checkpoint in runs.CHECKPOINTS:
+        path = runs.checkpoint_file(run_dir, checkpoint)
+    else:
+        path = Path(checkpoint)
+    if not path.is_file():
+        raise ConfigError(f"checkpoint {str(path)!r} not found (train the run first, or name another run_dir)")
+    return path
+
+
+def load_run(run_dir: str | Path, checkpoint: str = "best", **overrides) -> tuple[Experiment, dict, Path]:
+    """(the run's experiment with `overrides`, the checkpoint's state, its path)."""
+    path = checkpoint_path(run_dir, checkpoint)
+    state = load_checkpoint(path)
+    if "experiment" not in state or "model" not in state:
+        raise ConfigError(f"{path} is not a run checkpoint of this project (no experiment/model in it)")
+    exp = Experiment.from_dict({**state["experiment"], **{k: v for k, v in overrides.items() if v is not None}})
+    return exp, state, path
+
+
+def evaluate_run(run_dir: str | Path, views=((1, 1),), checkpoint: str = "best", data_root: str | None = None,
+                 batch_size: int | None = None, limit: int | None = None, workers: int | None = None,
+                 device: str | None = None, progress: bool = True, write: bool = True) -> list[dict]:
+    """Evaluate the run's checkpoint under each (clips, crops) view; returns one result dict per view."""
+    views = check_views(views)
+    exp, state, ckpt = load_run(run_dir, checkpoint, data_root=data_root, device=device)
+    ctx = setup(exp.device)
+    model = None
+    entry = model_entry(exp.model)
+
+    def prepare(clips: torch.Tensor) -> torch.Tensor:
+        return data.to_model_input(clips, entry.mean, entry.std, ctx.device)
+
+    def bar(it, desc=""):
+        return tqdm(it, desc=desc, leave=False)
+
+    results = []
+    for clips, crops in views:
+        dataset = data.build_dataset(exp.dataset, root=exp.data_root, split="val", frames=exp.frames,
+                                     sampling=exp.sampling, frame_interval=exp.frame_interval, num_clips=clips,
+                                     num_crops=crops, input_size=exp.input_size, scale_size=exp.scale_size,
+                                     augment="none", flip=exp.flip, seed=exp.seed)
+        num_classes = dataset.num_classes
+        if model is None:  # the classes of the data the run trained on (a synthetic set may be of another size)
+            model = build_model(exp.model, num_classes=num_classes, frames=exp.frames, **exp.model_options())
+            model.load_state_dict(state["model"])
+            model.to(ctx.device).eval()
+        if limit:
+            dataset = torch.utils.data.Subset(dataset, range(min(limit, len(dataset))))
+        loader = torch.utils.data.DataLoader(
+            dataset, batch_size=batch_size or max(1, exp.batch_size // exp.nproc), shuffle=False,
+            num_workers=exp.workers if workers is None else workers, collate_fn=data.collate_clips)
+        protocol = {"split": "val", "clips": clips, "crops": crops, "frames": exp.frames, "sampling": exp.sampling,
+                    "input_size": exp.input_size, "dataset": exp.dataset}
+        t0 = time.perf_counter()
+        metrics = evaluate(model, loader, ctx, prepare, num_classes, protocol,
+                           progress=(lambda it, d=f"{clips}x{crops}": bar(it, d)) if progress else None)
+        seconds = time.perf_counter() - t0
+        result = {**metrics, "checkpoint": str(ckpt), "checkpoint_epoch": state.get("epoch"),
+                  "seconds": round(seconds, 2), "views": clips * crops}
+        if write:
+            runs.write_eval(run_dir, f"views-{clips}x{crops}", result)
+        results.append(result)
+    return results
+
+
+def brief(result: dict) -> dict:
+    """The row a table shows for one view."""
+    p = result["protocol"]
+    return {"clips": p["clips"], "crops": p["crops"], "views": result["views"], "top1": result["top1"],
+            "top5": result["top5"], "mean_class_acc": result["mean_class_acc"], "videos": result["samples"],
+            "seconds": result["seconds"]}

@@ -1,7 +1,8 @@
 """The trainer: one loop for one CPU, one GPU or many (torchrun + DDP), resumable to the bit.
 
-Read `Trainer.fit` top to bottom: resume, then per epoch train -> validate -> checkpoint, then the multi-view
-test and the final record. Randomness is arranged so a resumed run repeats an uninterrupted one exactly: the
+The trainer executes a `TrainingPlan` (actionbook.plan: the experiment with its datasets built and its size
+counted, once). Read `Trainer.fit` top to bottom: resume, then per epoch train -> validate -> checkpoint, then the
+multi-view test and the final record. Randomness is arranged so a resumed run repeats an uninterrupted one exactly: the
 sample order depends on (seed, epoch), each sample's augmentation on (seed, epoch, index) (see actionbook.data),
 and the global generators are saved in every checkpoint.
 """
@@ -19,13 +20,13 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from actionbook import data
+from actionbook import data, runs
 from actionbook.errors import ConfigError
-from actionbook.experiment import Experiment
-from actionbook.measure import model_complexity
+from actionbook.experiment import Experiment, changed_fields
 from actionbook.measure.environment import provenance
 from actionbook.models import build_model, model_entry
-from actionbook.report.records import read_record, write_record
+from actionbook.models.pretrained import load_imagenet
+from actionbook.plan import TrainingPlan, build_plan, check_data
 from actionbook.train import checkpoint as ckpt
 from actionbook.train.distributed import DistContext, all_gather_objects, barrier, broadcast_flag, cleanup, setup
 from actionbook.train.evaluate import evaluate
@@ -73,34 +74,21 @@ class ShardedBatchSampler:
 
 
 class Trainer:
-    def __init__(self, exp: Experiment, run_dir: str | Path, progress: bool = True):
-        self.exp = exp
+    """Executes one plan into one run folder; `ctx` is the process group's context (set up here if not given)."""
+
+    def __init__(self, plan: TrainingPlan, run_dir: str | Path, progress: bool = True, ctx: DistContext | None = None):
+        self.plan = plan
+        self.exp = plan.exp
+        self.train_set, self.val_set, self.test_set = plan.train_set, plan.val_set, plan.test_set
+        self.num_classes = plan.num_classes
         self.run_dir = Path(run_dir)
-        self.ctx = setup(exp.device)
+        self.ctx = ctx or setup(self.exp.device)
         self.progress = progress and self.ctx.is_main
         self.started = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self.stop_requested = False
         self.record: dict = {}
-        if exp.sync_bn and self.ctx.device.type != "cuda":
-            raise ConfigError("sync_bn needs CUDA (SyncBatchNorm has no CPU kernel); on the CPU use freeze_bn")
-        if exp.amp == "fp16" and self.ctx.device.type != "cuda":
-            raise ConfigError("amp=fp16 needs CUDA; on the CPU use amp=bf16 or none")
 
     # ---- set-up ---------------------------------------------------------------------------------------------
-    def _datasets(self):
-        exp = self.exp
-        if self.ctx.is_main:
-            data.ensure_dataset(exp.dataset, exp.data_root)
-        barrier(self.ctx)
-        common = dict(root=exp.data_root, frames=exp.frames, sampling=exp.sampling, frame_interval=exp.frame_interval,
-                      input_size=exp.input_size, scale_size=exp.scale_size, flip=exp.flip, seed=exp.seed)
-        self.train_set = data.build_dataset(exp.dataset, split="train", augment=exp.augment, **common)
-        self.val_set = data.build_dataset(exp.dataset, split="val", augment="none", **common)
-        self.test_set = None
-        if exp.test_clips * exp.test_crops > 1:
-            self.test_set = data.build_dataset(exp.dataset, split="val", augment="none", num_clips=exp.test_clips,
-                                               num_crops=exp.test_crops, **common)
-        self.num_classes = self.train_set.num_classes
 
     def _loader(self, dataset, shuffle: bool, drop_last: bool):
         per_rank = self.exp.batch_size // self.ctx.world_size
@@ -118,13 +106,9 @@ class Trainer:
         exp = self.exp
         torch.manual_seed(exp.seed)
         model = build_model(exp.model, num_classes=self.num_classes, frames=exp.frames, **exp.model_options())
-        entry = model_entry(exp.model)
-        self.mean = torch.tensor(entry.mean, device=self.ctx.device).view(1, 3, 1, 1, 1)
-        self.std = torch.tensor(entry.std, device=self.ctx.device).view(1, 3, 1, 1, 1)
+        self.entry = model_entry(exp.model)
         self.init_report = {"pretrained": exp.pretrained}
         if exp.pretrained == "imagenet":
-            from actionbook.models.pretrained import load_imagenet
-
             self.init_report["report"] = load_imagenet(model, exp.imagenet_checkpoint).summary()
         elif exp.pretrained != "none":
             state = ckpt.load_checkpoint(exp.pretrained)
@@ -145,13 +129,7 @@ class Trainer:
 
     def prepare(self, clips: torch.Tensor) -> torch.Tensor:
         """uint8 batch -> normalised float on the device (normalising there is cheaper than in the workers)."""
-        clips = clips.to(self.ctx.device, non_blocking=True)
-        shape = clips.shape
-        flat = clips.reshape(-1, *shape[-4:])
-        x = data.normalize(flat, self.mean, self.std).reshape(shape)
-        if self.exp.channels_last and x.dim() == 5:
-            x = x.contiguous(memory_format=torch.channels_last_3d)
-        return x
+        return data.to_model_input(clips, self.entry.mean, self.entry.std, self.ctx.device, self.exp.channels_last)
 
     def _autocast(self):
         dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.exp.amp)
@@ -167,7 +145,7 @@ class Trainer:
     # ---- checkpoints ----------------------------------------------------------------------------------------
     @property
     def ckpt_dir(self) -> Path:
-        return self.run_dir / "checkpoints"
+        return runs.checkpoint_dir(self.run_dir)
 
     def _save(self, name: str, epoch: int, batch: int) -> None:
         rngs = all_gather_objects(self.ctx, ckpt.rng_states())
@@ -184,7 +162,7 @@ class Trainer:
         if not path.is_file():
             return 0, 0
         state = ckpt.load_checkpoint(path)
-        changed = _training_changes(state["experiment"], self.exp.to_dict())
+        changed = changed_fields(state["experiment"], self.exp.to_dict())
         if changed:
             raise ConfigError(f"{self.run_dir} holds a run with other parameters ({', '.join(changed)}); "
                               "use a new --run-dir or restore them")
@@ -200,12 +178,12 @@ class Trainer:
     # ---- logging and the record -----------------------------------------------------------------------------
     def _log(self, line: dict) -> None:
         if self.ctx.is_main:
-            with open(self.run_dir / "metrics.jsonl", "a") as f:
+            with open(runs.metrics_path(self.run_dir), "a") as f:
                 f.write(json.dumps(line) + "\n")
 
     def _truncate_log(self, step: int) -> None:
         """Lines written after the checkpoint we resume from would be written again: drop them."""
-        path = self.run_dir / "metrics.jsonl"
+        path = runs.metrics_path(self.run_dir)
         if self.ctx.is_main and path.is_file():
             keep = [ln for ln in path.read_text().splitlines() if json.loads(ln).get("step", 0) <= step]
             path.write_text("".join(ln + "\n" for ln in keep))
@@ -218,7 +196,7 @@ class Trainer:
             "run_dir": str(self.run_dir), "started": self.started,
             "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "provenance": provenance(self.ctx.world_size, self.exp.seed), **extra})
-        write_record(self.run_dir, self.record)
+        runs.write_record(self.run_dir, self.record)
 
     def _memory_mib(self) -> float:
         if self.ctx.device.type == "cuda":
@@ -232,10 +210,9 @@ class Trainer:
         self.step, self.best_top1, self.history = 0, None, []
         previous = signal.signal(signal.SIGTERM, self._on_sigterm)
         try:
-            self._datasets()
             self._model()
             self.bad_files = data.BadFileTracker(self.exp.bad_file_threshold)
-            self.record["complexity"] = _complexity(self.exp, self.num_classes)
+            self.record["complexity"] = self.plan.complexity
             self.record["init"] = self.init_report
             self.record["dataset"] = {"train": self.train_set.fingerprint(), "val": self.val_set.fingerprint()}
             start_epoch, start_batch = self._resume()
@@ -243,10 +220,7 @@ class Trainer:
             t0 = time.perf_counter()
             train_loader, train_sampler = self._loader(self.train_set, shuffle=True, drop_last=True)
             val_loader, _ = self._loader(self.val_set, shuffle=False, drop_last=False)
-            iters = min(len(train_sampler), self.exp.iters_per_epoch or len(train_sampler))
-            if iters == 0:
-                raise ConfigError(f"batch_size {self.exp.batch_size} is larger than the training split "
-                                  f"({len(self.train_set)} clips)")
+            iters = self.plan.iters_per_epoch
             for epoch in range(start_epoch, self.exp.epochs):
                 self.train_set.set_epoch(epoch)
                 train_sampler.set_epoch(epoch, start_batch, iters)
@@ -366,8 +340,7 @@ class Trainer:
                                   "memory_kind": "cuda max allocated" if self.ctx.device.type == "cuda"
                                   else "peak RSS of rank 0"}
         if self.ctx.is_main:
-            (self.run_dir / "eval").mkdir(exist_ok=True)
-            (self.run_dir / "eval" / "val.json").write_text(json.dumps(val))
+            runs.write_eval(self.run_dir, "val", val)
         self._write_record("running", progress=self._progress(epoch, iters))
 
     def _final_test(self) -> None:
@@ -380,7 +353,7 @@ class Trainer:
         self.record["metrics"]["test"] = _brief(test)
         self.record["timings"]["test_s"] = time.perf_counter() - t0
         if self.ctx.is_main:
-            (self.run_dir / "eval" / "test.json").write_text(json.dumps(test))
+            runs.write_eval(self.run_dir, "test", test)
 
     def _bad_file_summary(self) -> dict:
         summaries = all_gather_objects(self.ctx, self.bad_files.summary())
@@ -392,26 +365,21 @@ def _brief(metrics: dict) -> dict:
     return {k: metrics[k] for k in ("top1", "top5", "mean_class_acc", "samples", "protocol")}
 
 
-def _complexity(exp: Experiment, num_classes: int) -> dict:
-    at_input = model_complexity(exp.model, num_classes, exp.frames, exp.input_size, **exp.model_options())
-    at_224 = model_complexity(exp.model, num_classes, exp.frames, 224, **exp.model_options())
-    return {"params": at_input["params"], "conv_macs": at_input["conv_macs"],
-            "fvcore_flops": at_input["fvcore_flops"], "input": f"1x3x{exp.frames}x{exp.input_size}x{exp.input_size}",
-            "conv_macs_224": at_224["conv_macs"]}
-
-
-# Fields that may change between a run and its resume without changing what is computed.
-_RESUME_FREE = {"name", "notes", "workers", "log_every", "data_root", "checkpoint_every", "device"}
-
-
-def _training_changes(saved: dict, current: dict) -> list[str]:
-    return sorted(k for k in set(saved) | set(current)
-                  if k not in _RESUME_FREE and saved.get(k) != current.get(k))
-
-
-def train(exp: Experiment, run_dir: str | Path, progress: bool = True) -> dict:
-    """Run (or resume) `exp` into `run_dir`; returns the run record. Under torchrun every rank calls this."""
-    existing = read_record(run_dir)
+def train(exp: Experiment, run_dir: str | Path, progress: bool = True, plan: TrainingPlan | None = None) -> dict:
+    """Run (or resume) `exp` into `run_dir`; returns the run record. Under torchrun every rank calls this; rank 0
+    makes the data (a synthetic set on first use) while the others wait, then each rank builds the plan, unless
+    the caller built it (the notebook, one process)."""
+    existing = runs.read_record(run_dir)
     if existing and existing.get("status") == "completed" and existing.get("experiment") == exp.to_dict():
         return existing
-    return Trainer(exp, run_dir, progress).fit()
+    ctx = setup(exp.device)
+    try:
+        if plan is None:
+            if ctx.is_main:
+                check_data(exp)
+            barrier(ctx)
+            plan = build_plan(exp, prepare_data=False)
+    except BaseException:
+        cleanup(ctx)
+        raise
+    return Trainer(plan, run_dir, progress, ctx).fit()
