@@ -23,9 +23,9 @@ test-slow: setup
 	$(BIN)/python -m pytest -m slow
 
 # ---- the book ------------------------------------------------------------------------------------------------
-# `make book`: run what is missing of the default proxy profile (`python -m actionbook.report.proxy run`: it
-# generates the proxy datasets, then runs each params file through the runner, which skips every run whose record
-# is complete and whose params and code are unchanged, drops finished runs' checkpoints and records the time),
+# `make book`: run what is missing of the default proxy profile (`actionbook proxy run`: it generates the proxy
+# datasets, then runs each params file through the runner, which skips every run whose record is complete and
+# whose params and code are unchanged, drops finished runs' checkpoints and records the time),
 # then builds the HTML offline, warnings as errors. The full-scale rows (params/ibm, params/mmaction) need GPUs and
 # the datasets: run them with `actionbook run` where those are, and commit their run folders.
 PROFILE     ?= default
@@ -35,7 +35,7 @@ BOOK_SHOTS  ?= /tmp/book-shots
 
 book: setup
 	@status=0; \
-	$(BIN)/python -m actionbook.report.proxy run $(PROFILE) || status=$$?; \
+	$(BIN)/actionbook proxy run $(PROFILE) || status=$$?; \
 	$(JB_BUILD) || exit $$?; \
 	if [ $$status -ne 0 ]; then echo "book: built, but some runs failed (the book shows them as failed)"; fi; \
 	exit $$status

@@ -2,6 +2,7 @@
 real kernel) in `make test`; the train notebook's parameters are the Experiment's fields with CPU-scale defaults;
 a bad parameter stops the first cell with a one-line message."""
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -13,13 +14,15 @@ from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
 
 from actionbook.cli import main
+from actionbook.data import VideoClipDataset
 from actionbook.errors import ConfigError
 from actionbook.experiment import Experiment
-from actionbook.notebook import EXPERIMENT_FIELDS, NotebookError, build_experiment, train_defaults
-from actionbook.params import project_root
-from actionbook.report.records import read_record
+from actionbook.models import registry
+from actionbook.notebook import EXPERIMENT_FIELDS, NotebookError, build_experiment, build_plan, train_defaults
+from actionbook.paths import notebooks_dir
+from actionbook.runs import read_record
 
-NOTEBOOKS = project_root() / "notebooks"
+NOTEBOOKS = notebooks_dir()
 
 
 @pytest.fixture
@@ -110,7 +113,7 @@ def test_bad_parameter_stops_the_first_cell_in_one_line(tmp_path):
 def test_first_cell_errors_are_one_line(overrides, message):
     namespace = {**train_defaults(), **overrides}
     with pytest.raises(NotebookError, match=message) as info:
-        build_experiment(namespace, check_data=True)
+        build_plan(build_experiment(namespace))
     assert "\n" not in str(info.value)
     assert info.value._render_traceback_() == [f"ConfigError: {info.value}"]
     assert not isinstance(info.value, ConfigError)  # IPython shows it through _render_traceback_, in one line
@@ -126,3 +129,41 @@ def test_notebooks_are_clean_sources():
                 assert cell["outputs"] == [] and cell["execution_count"] is None, path.name
         tags = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
         assert len(tags) == 1, path.name
+
+
+def test_train_notebook_builds_the_model_and_datasets_once(tmp_path, data_env, monkeypatch):
+    """The notebook shows the plan the trainer then executes: one model on a real device and one dataset per split
+    for a whole run (models built on the meta device to count params and FLOPs are not counted)."""
+    import torch
+    from IPython.core.interactiveshell import InteractiveShell
+
+    built = {"models": 0, "datasets": 0}
+    for name in ("tsn_r18",):
+        entry = registry.model_entry(name)
+
+        def counting(*args, _builder=entry.builder, **kwargs):
+            built["models"] += torch.empty(0).device.type != "meta"
+            return _builder(*args, **kwargs)
+
+        monkeypatch.setitem(registry._REGISTRY, name, dataclasses.replace(entry, builder=counting))
+    dataset_init = VideoClipDataset.__init__
+
+    def counting_init(self, *args, **kwargs):
+        built["datasets"] += 1
+        dataset_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(VideoClipDataset, "__init__", counting_init)
+    source = nbformat.read(NOTEBOOKS / "train.ipynb", as_version=4)
+    cells = [c.source for c in source.cells if c.cell_type == "code"]
+    shell = InteractiveShell.instance()
+    try:
+        assert shell.run_cell(cells[0]).success  # the parameters cell, then papermill's injected values
+        shell.user_ns.update(model="tsn_r18", frames=4, input_size=32, batch_size=4, epochs=2, iters_per_epoch=2,
+                             run_dir=str(tmp_path / "run"), test_clips=2)
+        for cell in cells[1:]:
+            result = shell.run_cell(cell)
+            assert result.success, result.error_in_exec or result.error_before_exec
+    finally:
+        InteractiveShell.clear_instance()
+    assert read_record(tmp_path / "run")["status"] == "completed"
+    assert built == {"models": 1, "datasets": 3}  # train, val and the multi-view test split

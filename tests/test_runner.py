@@ -4,6 +4,7 @@ a re-run on a changed parameter or changed code, failures kept and reported whil
 The rules are exercised with a small stand-in notebook (seconds per execution) run by papermill in a real kernel;
 one test runs the real train notebook end to end through `actionbook run`."""
 
+import fnmatch
 import json
 from pathlib import Path
 
@@ -11,10 +12,11 @@ import nbformat
 import pytest
 import yaml
 
+import actionbook
 from actionbook.cli import main
 from actionbook.notebook import train_defaults
-from actionbook.report.records import read_record
-from actionbook.runner import PRESENTATION, RUNNER_FILE, code_hash, parse_overrides, run_batch, summary_line
+from actionbook.runner import PRESENTATION, code_hash, is_presentation, run_batch, summary_line
+from actionbook.runs import RUNNER_FILE, read_record
 
 STUB_PARAMETERS = """
 name = "stub"
@@ -27,7 +29,7 @@ log_file = None
 STUB_BODY = """
 from pathlib import Path
 
-from actionbook.report.records import write_record
+from actionbook.runs import write_record
 
 with open(log_file, "a") as f:
     f.write(f"{name}\\n")
@@ -125,11 +127,6 @@ def test_cli_exit_status_and_summary(stub, tmp_path, capsys):
     assert read_record(tmp_path / "runs" / "typo")["reason"] == "ConfigError: unknown model 'typo'"
 
 
-def test_parse_overrides():
-    assert parse_overrides(["frames=8", "lr=0.1", "data_root=/data/x", "sync_bn=false", "lr_steps=[10, 20]"]) == {
-        "frames": 8, "lr": 0.1, "data_root": "/data/x", "sync_bn": False, "lr_steps": [10, 20]}
-
-
 def test_design_card_run_through_the_runner(tmp_path, small_data, monkeypatch):
     """`actionbook run` on a params file with the design card's model, frames 8 and a tiny schedule: papermill
     executes the train notebook into the run folder (figures kept), and a second run skips it."""
@@ -152,10 +149,12 @@ def test_design_card_run_through_the_runner(tmp_path, small_data, monkeypatch):
 
 
 def test_code_hash_leaves_out_presentation_modules(tmp_path):
-    import actionbook
-
     package = Path(actionbook.__file__).parent
-    assert all((package / rel).is_file() for rel in PRESENTATION)  # a renamed module must not silently count
+    modules = [p.relative_to(package).as_posix() for p in package.rglob("*.py")]
+    for pattern in PRESENTATION:  # a renamed module must not silently count
+        assert any(fnmatch.fnmatch(m, pattern) for m in modules), pattern
+    assert is_presentation("studies/ibm/chapter.py") and is_presentation("report/markdown.py")
+    assert not is_presentation("studies/proxy/grid.py") and not is_presentation("train/trainer.py")
     notebook = tmp_path / "nb.ipynb"
     notebook.write_text("{}")
     first = code_hash(notebook)

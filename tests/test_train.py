@@ -16,7 +16,7 @@ import yaml
 from actionbook.data import SynthConfig, generate
 from actionbook.errors import ConfigError
 from actionbook.experiment import Experiment
-from actionbook.report.records import read_record
+from actionbook.runs import read_record
 from actionbook.train import TrainingFailed, train
 from actionbook.train.evaluate import classification_metrics, view_logits
 from actionbook.train.optim import build_optimizer, lr_at

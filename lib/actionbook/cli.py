@@ -121,7 +121,8 @@ def add_evaluate_parser(sub) -> None:
     parser.add_argument("--views", nargs="+", default=["1x1"], metavar="KxC", help="clips x crops, e.g. 1x1 2x3 10x3")
     parser.add_argument("--checkpoint", default="best", help="best, last or a checkpoint file")
     parser.add_argument("--data-root", default=None, help="the dataset's folder, if not the one the run used")
-    parser.add_argument("--batch-size", type=int, default=None, help="videos per batch (default: the run's per process)")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="videos per batch (default: the run's per process)")
     parser.add_argument("--limit", type=int, default=None, help="evaluate the first N videos only")
     parser.add_argument("--workers", type=int, default=None, help="loader workers (default: the run's)")
     parser.add_argument("--device", default=None, choices=("auto", "cpu", "cuda"))

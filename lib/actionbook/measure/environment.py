@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
+import sys
 from pathlib import Path
 
 import torch
@@ -53,8 +54,6 @@ def describe_device(device: torch.device) -> str:
 
 
 def provenance(world_size: int = 1, seed: int | None = None) -> dict:
-    import sys
-
     versions = {"python": sys.version.split()[0], "torch": torch.__version__,
                 "cuda": torch.version.cuda if torch.cuda.is_available() else None,
                 "cudnn": torch.backends.cudnn.version() if torch.cuda.is_available() else None}

@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-STATUS_BADGE = {"reproduced": "success", "partial run": "warning", "proxy only": "info", "not yet run": "muted"}
+RUN_BADGE = {"completed": "success", "running": "info", "failed": "danger", "interrupted": "warning"}
 
 
 def missing(value) -> bool:
@@ -49,13 +49,14 @@ def check(ok) -> str:
     return {True: "✓", False: "✗"}.get(ok if ok is None or isinstance(ok, bool) else bool(ok), "-")
 
 
-def badge(status: str) -> str:
-    return "{bdg-" + STATUS_BADGE.get(status, "secondary") + "}" + f"`{status}`"
+def badge(text: str, colour: str = "secondary") -> str:
+    """A sphinx-design badge: `colour` is one of its names (success, warning, info, muted, danger, ...)."""
+    return "{bdg-" + colour + "}" + f"`{text}`"
 
 
 def badge_run(status: str) -> str:
-    colour = {"completed": "success", "running": "info", "failed": "danger", "interrupted": "warning"}
-    return "{bdg-" + colour.get(status, "secondary") + "}" + f"`{status}`"
+    """A run's status (record.json) as a badge."""
+    return badge(status, RUN_BADGE.get(status, "secondary"))
 
 
 def escape_role(text: str) -> str:

@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
+from tqdm.auto import tqdm
 
 from actionbook import data, runs
 from actionbook.errors import ConfigError
@@ -252,8 +253,6 @@ class Trainer:
     def _bar(self, desc: str):
         if not self.progress:
             return None
-        from tqdm.auto import tqdm
-
         return lambda it: tqdm(it, desc=desc, leave=False)
 
     def _protocol(self, split: str, clips: int, crops: int) -> dict:

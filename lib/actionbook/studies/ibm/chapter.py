@@ -1,8 +1,22 @@
-"""The IBM chapter: the published table beside the runs."""
-# RAW MOVE (lead): imports and names to be fixed by the owner of this module.
+"""The IBM chapter: the published table beside the runs, row by row, with the status of each row's reproduction.
 
-FAMILIES = ("TSN", "TAM", "I3D", "S3D")
-STATUSES = ("reproduced", "partial run", "proxy only", "not yet run")
+A row is *reproduced* by a complete run of its recipe on its real dataset, a *partial run* when a run on the real
+dataset departs from the recipe (fewer epochs, capped iterations, other frames, unfinished), *proxy only* when the
+only runs are CPU-scale ones of the same kind of model on the dataset's synthetic twin, and *not yet run* otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pandas as pd
+
+from actionbook.models import model_entry
+from actionbook.report.catalog import Run, load_runs
+from actionbook.report.markdown import badge, markdown_table, missing
+from actionbook.studies.ibm.rows import REAL_DATASETS, SECTION_SHORT, SECTIONS, SYNTHETIC_TWIN, published_ibm
+
+# A row's statuses, in the order the summary lists them, with the colour of each one's badge.
 STATUS_BADGE = {"reproduced": "success", "partial run": "warning", "proxy only": "info", "not yet run": "muted"}
 
 
@@ -11,11 +25,13 @@ def _same_model(exp: dict, row: dict) -> bool:
 
 
 def same_kind(model: str, row_model: str) -> bool:
-    """A proxy model stands in for a row's model when family and backbone kind agree (ResNet of any depth for
-    ResNet-50: the proxy study trains smaller backbones at CPU scale)."""
-    if not model or family(model) != family(row_model):
+    """A proxy model stands in for a row's model when both are IBM-study models of the same family and backbone
+    kind (ResNet of any depth for ResNet-50: the proxy study trains smaller backbones at CPU scale)."""
+    if not model:
         return False
-    return backbone(model).split("-")[0] == backbone(row_model).split("-")[0]
+    mine, theirs = model_entry(model), model_entry(row_model)
+    return (mine.source == theirs.source and mine.family == theirs.family
+            and mine.backbone.split("-")[0] == theirs.backbone.split("-")[0])
 
 
 def runs_for_row(row: dict, runs: Iterable[Run]) -> tuple[list[Run], list[Run]]:
@@ -75,7 +91,7 @@ def ibm_status(runs: Iterable[Run] | None = None) -> pd.DataFrame:
 def status_counts(status: pd.DataFrame) -> pd.DataFrame:
     """Rows per status and dataset (the introduction's summary)."""
     counts = (status.groupby(["section", "status"]).size().unstack(fill_value=0)
-              .reindex(columns=list(STATUSES), fill_value=0).reindex(list(SECTIONS)))
+              .reindex(columns=list(STATUS_BADGE), fill_value=0).reindex(list(SECTIONS)))
     counts.index = [SECTION_SHORT[s] for s in counts.index]
     counts.loc["total"] = counts.sum()
     return counts
@@ -103,7 +119,7 @@ def ibm_section_markdown(status: pd.DataFrame, section: str) -> str:
             "Reproduced top-1 / top-5": (f"{r['reproduced_top1']:.2f} / {r['reproduced_top5']:.2f}"
                                          if not missing(r["reproduced_top1"]) else "-"),
             "Δ top-1": (f"{r['reproduced_top1'] - r['top1']:+.2f}" if not missing(r["reproduced_top1"]) else "-"),
-            "Status": badge(r["status"]),
+            "Status": badge(r["status"], STATUS_BADGE[r["status"]]),
             "Run": source,
         })
     return markdown_table(pd.DataFrame(lines))
@@ -113,5 +129,3 @@ def reproduced_points(status: pd.DataFrame) -> pd.DataFrame:
     """The rows with a number from a run on the real dataset (for the plots), with their status."""
     sub = status[status["reproduced_top1"].notna()].copy()
     return sub.drop(columns=["run", "proxy_run"])
-
-

@@ -1,11 +1,28 @@
-"""The IBM chapter's figures: accuracy against FLOPs and against frames."""
-# RAW MOVE (lead): imports and names to be fixed by the owner of this module.
+"""The IBM chapter's figures: accuracy against FLOPs and against frames, in the book's style (report.style)."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.lines import Line2D
+
+from actionbook.report.style import (
+    LABEL_COLOURS,
+    MARKERS,
+    frame_colour,
+    giga_log_axis,
+    legends,
+    marker_size,
+    short_label,
+)
+from actionbook.studies.ibm.rows import SECTIONS
+
 
 def accuracy_vs_flops(published: pd.DataFrame, reproduced: pd.DataFrame | None = None,
                       metric: str = "top1") -> plt.Figure:
     """Top-1 against conv MACs per clip, one panel per dataset: marker family, size params, colour frames.
 
-    `published` is `tables.published_ibm()`; `reproduced` the rows of `tables.ibm_status()` that carry a number
+    `published` is `rows.published_ibm()`; `reproduced` the rows of `chapter.ibm_status()` that carry a number
     from a run on the real dataset (drawn hollow, joined to their published point).
     """
     fig, axes = plt.subplots(1, len(SECTIONS), figsize=(12, 4.6), sharey=False)
@@ -23,12 +40,12 @@ def accuracy_vs_flops(published: pd.DataFrame, reproduced: pd.DataFrame | None =
                 ax.scatter(r["flops"] / 1e9, y, marker=MARKERS[r["family"]], s=marker_size(r["params"]),
                            facecolor="none", edgecolor="black", linewidth=1.2, zorder=4)
                 ax.plot([r["flops"] / 1e9] * 2, [r[metric], y], color="0.5", linewidth=0.8, linestyle=":")
-        _giga_log_axis(ax, list(pub["flops"] / 1e9))
+        giga_log_axis(ax, list(pub["flops"] / 1e9))
         ax.set_xlabel("conv MACs per clip at 224x224, G (the IBM table's FLOPs)")
         ax.set_ylabel(f"{'top-1' if metric == 'top1' else 'top-5'} accuracy (%)")
         ax.set_title(f"{section}")
         ax.grid(True, which="both", alpha=0.3)
-    _legends(axes[-1], sorted(published["frames"].unique()), reproduced=has_reproduced)
+    legends(axes[-1], sorted(published["frames"].unique()), reproduced=has_reproduced)
     fig.suptitle("Accuracy against FLOPs: published" + (" and reproduced" if has_reproduced else
                                                          " (no full-scale run recorded yet)"))
     fig.tight_layout()
@@ -71,11 +88,3 @@ def accuracy_vs_frames(published: pd.DataFrame, reproduced: pd.DataFrame | None 
                                                                      if has_reproduced else ""))
     fig.tight_layout()
     return fig
-
-
-
-
-
-
-
-

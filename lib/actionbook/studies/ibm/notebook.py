@@ -1,40 +1,38 @@
 """What the train notebook shows of the IBM study: the row a run reproduces or stands in for, and how its recipe
 differs from the paper's."""
-# RAW MOVE (lead): imports and names to be fixed by the owner of this module.
 
-def reference_row(exp: Experiment):
-    """The published IBM row this experiment reproduces or stands in for (same model, nearest frame count, the
-    published dataset a synthetic set stands in for), or None."""
-    from actionbook.experiment import parse_row
-    from actionbook.published import ibm_rows
+from __future__ import annotations
 
-    rows = ibm_rows()
-    for row in rows:
-        if row.row == exp.name:
-            return row
-    dataset = SYNTHETIC_ANALOGS.get(exp.dataset, exp.dataset)
-    candidates = []
-    for row in rows:
-        parsed = parse_row(row.row)
-        if parsed["model"] != exp.model or parsed["dataset"] != dataset:
-            continue
-        if exp.temporal_pooling is not None and parsed.get("temporal_pooling") != exp.temporal_pooling:
-            continue
-        candidates.append((abs(parsed["frames"] - exp.frames), parsed["frames"], row))
-    return min(candidates, key=lambda c: c[:2])[2] if candidates else None
+import pandas as pd
 
+from actionbook.experiment import Experiment
+from actionbook.studies.ibm.params import ibm_params
+from actionbook.studies.ibm.published import IbmRow, ibm_rows
+from actionbook.studies.ibm.rows import SYNTHETIC_TWIN, published_ibm
 
 _RECIPE_FIELDS = ("dataset", "model", "frames", "input_size", "sampling", "augment", "flip", "pretrained", "epochs",
                   "iters_per_epoch", "batch_size", "lr", "lr_scheduler", "lr_steps", "weight_decay", "sync_bn",
                   "nproc", "test_clips", "test_crops", "temporal_pooling", "blending_frames", "blending_method")
 
 
-def recipe_comparison(exp: Experiment):
+def reference_row(exp: Experiment) -> IbmRow | None:
+    """The published IBM row this experiment reproduces or stands in for (same model, nearest frame count, the
+    published dataset a synthetic set stands in for), or None."""
+    rows = {r.row: r for r in ibm_rows()}
+    if exp.name in rows:
+        return rows[exp.name]
+    published = published_ibm().to_dict("records")
+    # a synthetic twin stands in for the dataset of its section's rows (synth-something -> st2stv2, ...)
+    analogs = {SYNTHETIC_TWIN[r["section"]]: r["dataset"] for r in published}
+    dataset = analogs.get(exp.dataset, exp.dataset)
+    candidates = [(abs(r["frames"] - exp.frames), r["frames"], r["row"]) for r in published
+                  if r["model"] == exp.model and r["dataset"] == dataset
+                  and (exp.temporal_pooling is None or r["temporal_pooling"] == exp.temporal_pooling)]
+    return rows[min(candidates, key=lambda c: c[:2])[2]] if candidates else None
+
+
+def recipe_comparison(exp: Experiment) -> tuple[IbmRow | None, pd.DataFrame]:
     """(the reference row or None, a DataFrame: parameter, this run, the paper's recipe, same?)."""
-    import pandas as pd
-
-    from actionbook.params import ibm_params
-
     row = reference_row(exp)
     if row is None:
         return None, pd.DataFrame(columns=["this run", "paper's recipe", "same"])
@@ -48,5 +46,3 @@ def recipe_comparison(exp: Experiment):
 
 def _show(value) -> str:
     return "-" if value is None else str(value)
-
-

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from actionbook.experiment import Experiment
 from actionbook.measure import model_complexity
-from actionbook.published import ibm_rows
-from actionbook.published.mmaction_settings import MMACTION_SETTINGS
+from actionbook.studies.ibm.published import ibm_rows
+from actionbook.studies.ibm.rows import experiment_from_row
+from actionbook.studies.mmaction.settings import MMACTION_SETTINGS
 
 
 def ibm_zoo(rows: list[str] | None = None) -> list[dict]:
@@ -16,7 +16,7 @@ def ibm_zoo(rows: list[str] | None = None) -> list[dict]:
     published = {r.row: r for r in ibm_rows()}
     out = []
     for row in rows if rows else list(published):
-        exp = Experiment.from_row(row)
+        exp = experiment_from_row(row)
         counts = model_complexity(exp.model, exp.num_classes, exp.frames, 224, **exp.model_options())
         pub = published.get(row)
         out.append({

@@ -1,0 +1,91 @@
+"""The proxy chapter's tables (book/proxy.md): the profiles, the families beside the paper, the findings, the plan
+of a profile with the state of each run, and the profile's measured time."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from actionbook.studies.ibm.rows import SECTION_SHORT
+from actionbook.studies.proxy.findings import SECTION, Finding, paper_reference
+from actionbook.studies.proxy.grid import DATASETS, FAMILIES, PROFILES, profile_experiments
+from actionbook.studies.proxy.run import read_time
+from actionbook.studies.proxy.stats import summarize, usable
+
+
+def fmt_ci(mean: float, half: float, n: int | None = None) -> str:
+    """'mean ± half (n=n)', without the interval when it is undefined (one seed)."""
+    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+        return "-"
+    text = f"{mean:.1f}" if half is None or math.isnan(half) else f"{mean:.1f} ± {half:.1f}"
+    return text + (f" (n={n})" if n is not None else "")
+
+
+def family_table(frame: pd.DataFrame, profile: str = "default", backbone: str = "resnet-18", frames: int = 8,
+                 pooling: str = "none") -> pd.DataFrame:
+    """Family x dataset: proxy mean top-1 ± 95% CI over seeds, beside the paper's 16-frame numbers."""
+    summary = summarize(frame)
+    ref = paper_reference()
+    rows = []
+    for family in FAMILIES:
+        row = {"Family": family}
+        for dataset in DATASETS:
+            hit = summary[(summary["profile"] == profile) & (summary["dataset"] == dataset)
+                          & (summary["backbone"] == backbone) & (summary["family"] == family)
+                          & (summary["frames"] == frames) & (summary["pooling"] == pooling)]
+            row[f"{dataset} top-1 (%)"] = (fmt_ci(hit.iloc[0]["mean"], hit.iloc[0]["ci95"], int(hit.iloc[0]["n"]))
+                                           if not hit.empty else "not yet run")
+            paper = ref[(ref["section"] == SECTION[dataset]) & (ref["family"] == family)]
+            column = f"paper {SECTION_SHORT[SECTION[dataset]]} (%)"
+            if paper.empty:
+                row[column] = "-"
+            else:
+                r = paper.iloc[0]
+                row[column] = f"{r['top1']:.1f} ({r['backbone']}{', tp' if r['pooling'] != 'none' else ''})"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def findings_table(items: list[Finding]) -> pd.DataFrame:
+    return pd.DataFrame([{"Finding of the study": f.claim, "Paper (IBM table)": f.paper, "Proxy": f.proxy,
+                          "Verdict": f.verdict} for f in items])
+
+
+def plan_table(frame: pd.DataFrame, profile: str) -> pd.DataFrame:
+    """Each experiment of a profile and the state of its run (not yet run, completed, failed, wrong data)."""
+    by_name = {r["name"]: r for r in frame.to_dict("records")} if not frame.empty else {}
+    rows = []
+    for exp in profile_experiments(profile, validate=False):
+        run = by_name.get(exp["name"])
+        state = "not yet run" if run is None else run["status"] + ("" if run["data_ok"] else " (other data!)")
+        rows.append({"Run": run["link"] if run else f"`{exp['name']}`", "Dataset": exp["dataset"],
+                     "Model": exp["model"], "Pooling": exp["temporal_pooling"] or "none", "Frames": exp["frames"],
+                     "Seed": exp["seed"], "Epochs": exp["epochs"], "Status": state,
+                     "Top-1": f"{run['top1']:.1f}" if run and run["top1"] is not None
+                     and not math.isnan(run["top1"]) else "-"})
+    return pd.DataFrame(rows)
+
+
+def profile_status(frame: pd.DataFrame) -> pd.DataFrame:
+    """Each profile: its runs, how many completed on the right data, what it is, where its params files are."""
+    rows = []
+    for name, spec in PROFILES.items():
+        names = {e["name"] for e in profile_experiments(name, validate=False)}
+        sub = frame[frame["name"].isin(names)] if not frame.empty else frame
+        done = int((usable(sub)["name"].isin(names)).sum()) if not sub.empty else 0
+        rows.append({"Profile": name, "Runs": len(names), "Completed": done, "What": spec.description,
+                     "Params files": f"`params/proxy/{name}/*.yaml`"})
+    return pd.DataFrame(rows)
+
+
+def time_summary(profile: str = "default", runs_dir: str | Path | None = None) -> str:
+    """A sentence on the profile's last timed pass (wall and CPU time, cores, load)."""
+    t = read_time(profile, runs_dir)
+    if not t:
+        return f"*No timing recorded for the {profile} profile yet (`actionbook proxy run {profile}` writes one).*"
+    return (f"The last pass of the **{profile}** profile ran {t['completed']} of {t['runs']} runs "
+            f"({t['skipped']} were complete and skipped) in **{t['wall_s'] / 60:.1f} min** of wall-clock time and "
+            f"**{t['cpu_s'] / 60:.1f} CPU-minutes** on {t['cpu_count']} cores, finished {t['finished']}; the load "
+            f"average (1 min) was {t['load_before'][0]:.1f} before and {t['load_after'][0]:.1f} after.")

@@ -1,0 +1,79 @@
+"""Running a proxy profile: the data, then each params file through the runner, and a record of the time it took.
+
+The time record (`<book>/runs/proxy-<profile>-time.json`) is what the chapter quotes for the profile's cost.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from actionbook import paths
+from actionbook.runner import run_batch
+from actionbook.studies.proxy.grid import ensure_data
+from actionbook.studies.proxy.params import profile_files
+
+
+def time_file(profile: str, runs_dir: str | Path | None = None) -> Path:
+    return (Path(runs_dir) if runs_dir is not None else paths.runs_dir()) / f"proxy-{profile}-time.json"
+
+
+def run_profile(profile: str, runs_dir: str | Path | None = None, keep_checkpoints: bool = False,
+                force: bool = False, ignore_code: bool = False, log=None) -> dict:
+    """Run a profile through the runner (one params file at a time) and record how long it took.
+
+    The data are generated first (they are part of the profile's cost). Checkpoints of finished runs are removed
+    unless `keep_checkpoints` (a ResNet-18 run leaves about 180 MB; the record and executed notebook stay).
+    The time record holds wall-clock seconds, the CPU seconds of this process and its children (the notebook
+    kernels, the data-loading workers) and the load average before and after: timings on a shared machine are
+    only comparable with the load they were taken under.
+    """
+    log = log or (lambda message: print(message, flush=True))
+    runs = Path(runs_dir) if runs_dir is not None else paths.runs_dir()
+    load_before = os.getloadavg()
+    cpu0, wall0 = _cpu_seconds(), time.perf_counter()
+    ensure_data()
+    data_s = time.perf_counter() - wall0
+    results = []
+    for path in profile_files(profile):
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} is missing: run `actionbook params`")
+        results += run_batch([path], runs, force=force, ignore_code=ignore_code, log=log)
+        checkpoints = runs / path.stem / "checkpoints"
+        if not keep_checkpoints and results[-1].status in ("completed", "skipped") and checkpoints.is_dir():
+            shutil.rmtree(checkpoints)
+    summary = {
+        "profile": profile, "runs": len(results),
+        "completed": sum(r.status == "completed" for r in results),
+        "skipped": sum(r.status == "skipped" for r in results),
+        "failed": [r.name for r in results if r.status == "failed"],
+        "wall_s": round(time.perf_counter() - wall0, 1), "data_s": round(data_s, 1),
+        "cpu_s": round(_cpu_seconds() - cpu0, 1),
+        "run_s": {r.name: r.seconds for r in results},
+        "load_before": [round(x, 2) for x in load_before], "load_after": [round(x, 2) for x in os.getloadavg()],
+        "cpu_count": os.cpu_count(), "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    if summary["completed"]:  # a pass that only skipped measured nothing: keep the earlier record
+        time_file(profile, runs).write_text(json.dumps(summary, indent=1))
+    log(f"proxy profile {profile}: {summary['runs']} runs ({summary['completed']} completed, {summary['skipped']} "
+        f"skipped, {len(summary['failed'])} failed) in {summary['wall_s']:.0f} s wall, {summary['cpu_s']:.0f} "
+        f"CPU-s; load average {summary['load_before'][0]:.1f} -> {summary['load_after'][0]:.1f}")
+    return summary
+
+
+def read_time(profile: str, runs_dir: str | Path | None = None) -> dict | None:
+    """The profile's last time record, or None if there is none (or it is unreadable)."""
+    try:
+        return json.loads(time_file(profile, runs_dir).read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def _cpu_seconds() -> float:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
