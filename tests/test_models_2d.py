@@ -14,8 +14,8 @@ import torchvision
 
 from actionbook.errors import ConfigError
 from actionbook.measure import count_params, model_complexity
-from actionbook.models import build_model, model_entry
-from actionbook.models.common import TemporalPooling
+from actionbook.models import build_model, list_models, model_entry
+from actionbook.models.common import SegmentConsensusHead, TemporalPooling
 from actionbook.models.resnet2d import TemporalShift
 from actionbook.models.tam import TAM
 
@@ -266,6 +266,24 @@ def test_registry_entries():
     assert model_entry("tam_inception_v1").imagenet == "googlenet"
     assert set(model_entry("tam_r152").options) == {"temporal_pooling", "dropout", "blending_frames",
                                                     "blending_method", "dw_conv"}
+
+
+def test_every_name_has_its_own_def():
+    """Searching the code for a model's name finds `def <name>(` and its docstring, which is the entry's doc."""
+    for name in list_models():
+        entry = model_entry(name)
+        assert entry.builder.__name__ == name and entry.doc == entry.builder.__doc__.strip() != ""
+
+
+def test_segment_consensus_logits_and_features_agree_in_eval():
+    heads = []
+    for consensus in ("logits", "features"):
+        torch.manual_seed(0)
+        head = SegmentConsensusHead()
+        head.add_head(8, 3, dropout=0.5, consensus=consensus)
+        heads.append(head.eval())
+    features = torch.randn(2, 4, 8)
+    assert torch.allclose(heads[0].classify_segments(features), heads[1].classify_segments(features), atol=1e-6)
 
 
 def test_mmaction_heads():

@@ -6,9 +6,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+from actionbook.cli import PARAMS_GENERATORS
+from actionbook.cli import main as cli_main
 from actionbook.experiment import Experiment
-from actionbook.params import MMACTION_FILES, generated_files, params_dir, stale_files
-from actionbook.published import ibm_rows, mmaction_rows
+from actionbook.paths import params_dir
+from actionbook.studies.ibm.published import ibm_rows
+from actionbook.studies.mmaction.params import MMACTION_FILES
+from actionbook.studies.mmaction.published import mmaction_rows
+from actionbook.studies.paramfiles import stale_files
 
 PARAMS = params_dir()
 FILES = sorted(PARAMS.rglob("*.yaml"))
@@ -17,6 +22,16 @@ FIELDS = list(Experiment().to_dict())
 
 def _rel(path: Path) -> str:
     return str(path.relative_to(PARAMS))
+
+
+@pytest.fixture(scope="module")
+def generated() -> dict[str, dict[str, str]]:
+    """Every study's generated files: FOLDER -> (path under params/ -> text)."""
+    return {generator.FOLDER: generator.params_files() for generator in PARAMS_GENERATORS}
+
+
+def _stale(root: Path, generated: dict[str, dict[str, str]]) -> list[str]:
+    return [rel for folder, files in generated.items() for rel in stale_files(root, files, (folder,))]
 
 
 def test_one_file_per_ibm_row():
@@ -82,15 +97,17 @@ def test_mmaction_file_carries_the_rows_numbers(entry, experiments):
     assert exp.input_size == 224 and exp.nproc == 8 and exp.batch_size % 8 == 0
 
 
-def test_committed_files_are_up_to_date():
-    assert stale_files() == [], "run `python -m actionbook.params` to regenerate params/"
+def test_committed_files_are_up_to_date(generated):
+    assert set(generated) == {"ibm", "mmaction", "proxy"}
+    assert _stale(PARAMS, generated) == [], "run `actionbook params` to regenerate params/"
 
 
-def test_generator_writes_into_an_empty_folder(tmp_path):
-    from actionbook.params import write_files
-
-    changed = write_files(tmp_path)
-    assert sorted(changed) == sorted(generated_files())
-    assert stale_files(tmp_path) == []
+def test_generator_writes_into_an_empty_folder(tmp_path, generated, capsys):
+    assert cli_main(["params", "--root", str(tmp_path)]) == 0
+    written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.yaml"))
+    assert written == sorted(rel for files in generated.values() for rel in files)
+    assert _stale(tmp_path, generated) == []
     (tmp_path / "ibm" / "not-a-row.yaml").write_text("name: x\n")
-    assert stale_files(tmp_path) == ["ibm/not-a-row.yaml"]
+    assert _stale(tmp_path, generated) == ["ibm/not-a-row.yaml"]
+    assert cli_main(["params", "--check", "--root", str(tmp_path)]) == 1
+    assert "out of date: ibm/not-a-row.yaml" in capsys.readouterr().out

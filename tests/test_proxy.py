@@ -1,7 +1,9 @@
-"""The proxy study: its params files, its profiles, and the aggregation of run records (means, CIs over seeds)."""
+"""The proxy study: its params files, its profiles, the aggregation of run records (means, CIs over seeds), and its
+command."""
 
 from __future__ import annotations
 
+import argparse
 import math
 from dataclasses import fields
 from pathlib import Path
@@ -10,7 +12,9 @@ import pytest
 import yaml
 
 from actionbook.experiment import Experiment
-from actionbook.report import proxy
+from actionbook.paths import params_dir
+from actionbook.studies.paramfiles import stale_files
+from actionbook.studies.proxy import chapter, cli, figures, findings, grid, params, stats
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = ROOT / "params" / "proxy"
@@ -23,40 +27,40 @@ def _files(profile: str) -> list[Path]:
 
 
 def test_params_files_are_up_to_date():
-    assert proxy.stale_params() == [], "run `python -m actionbook.report.proxy params`"
+    assert stale_files(params_dir(), params.params_files(), (params.FOLDER,)) == [], "run `actionbook params`"
 
 
 def test_profiles_are_as_documented():
-    default, full = proxy.PROFILES["default"], proxy.PROFILES["full"]
+    default, full = grid.PROFILES["default"], grid.PROFILES["full"]
     assert set(default.families) == set(full.families) == {"TSN", "TAM", "I3D", "S3D"}
     assert set(default.datasets) == set(full.datasets) == {"synth-something", "synth-kinetics"}
     assert set(full.pooling) == {"none", "max"} and set(full.frames) == {8, 16}
     assert len(default.seeds) >= 3 and len(full.seeds) > len(default.seeds) and full.epochs > default.epochs
-    for name, spec in proxy.PROFILES.items():
+    for name, spec in grid.PROFILES.items():
         files = _files(name)
         assert len(files) == len(spec) == (len(spec.datasets) * len(spec.backbones) * len(spec.families)
                                            * len(spec.pooling) * len(spec.frames) * len(spec.seeds))
-        assert [p.name for p in files] == sorted(p.name for p in proxy.profile_files(name))
+        assert [p.name for p in files] == sorted(p.name for p in params.profile_files(name))
     # a run folder is named after its file: no two profiles may share a name
-    stems = [p.stem for name in proxy.PROFILES for p in _files(name)]
+    stems = [p.stem for name in grid.PROFILES for p in _files(name)]
     assert len(stems) == len(set(stems))
 
 
 def test_profile_files_for_the_runner_exist():
-    for name in proxy.PROFILES:
-        assert all(p.is_file() for p in proxy.profile_files(name))
+    for name in grid.PROFILES:
+        assert all(p.is_file() for p in params.profile_files(name))
 
 
 def test_every_params_file_is_a_valid_experiment():
     names = {f.name for f in fields(Experiment)}
     checked = {}
-    for profile in proxy.PROFILES:
+    for profile in grid.PROFILES:
         for path in _files(profile):
             values = yaml.safe_load(path.read_text())
             assert set(values) == names, path.name  # every field: no notebook default leaks in
             exp = Experiment(**values)
             assert exp.name == path.stem and f"proxy profile: {profile}" in exp.notes
-            assert exp.pretrained == "none" and exp.dataset in proxy.PROXY_DATA
+            assert exp.pretrained == "none" and exp.dataset in grid.PROXY_DATA
             assert exp.data_root == f"data/proxy/{exp.dataset}"
             assert exp.flip is (exp.dataset != "synth-something")  # a mirrored "left to right" is "right to left"
             key = (exp.model, exp.temporal_pooling)
@@ -66,32 +70,32 @@ def test_every_params_file_is_a_valid_experiment():
 
 
 def test_names_encode_the_grid():
-    assert (proxy.experiment_name("full", "synth-something", "i3d_r18", "max", 16, 3)
+    assert (grid.experiment_name("full", "synth-something", "i3d_r18", "max", 16, 3)
             == "proxy-full-something-i3d_r18-tp-f16-s3")
-    assert proxy.experiment_name("default", "synth-kinetics", "tsn_r18", "none", 8, 0) == \
+    assert grid.experiment_name("default", "synth-kinetics", "tsn_r18", "none", 8, 0) == \
         "proxy-default-kinetics-tsn_r18-f8-s0"
 
 
 # ---- statistics -----------------------------------------------------------------------------------------------
 
 def test_mean_ci_uses_students_t():
-    mean, half, n = proxy.mean_ci([1.0, 2.0, 3.0])
+    mean, half, n = stats.mean_ci([1.0, 2.0, 3.0])
     assert (mean, n) == (2.0, 3)
     assert half == pytest.approx(4.303 * 1.0 / math.sqrt(3))
-    mean, half, n = proxy.mean_ci([5.0])
+    mean, half, n = stats.mean_ci([5.0])
     assert mean == 5.0 and math.isnan(half) and n == 1
-    assert proxy.mean_ci([])[2] == 0
-    assert proxy.t95(1) == pytest.approx(12.706) and proxy.t95(10 ** 6) == pytest.approx(1.96)
-    assert proxy.t95(4) > proxy.t95(4.5) > proxy.t95(5)
+    assert stats.mean_ci([])[2] == 0
+    assert stats.t95(1) == pytest.approx(12.706) and stats.t95(10 ** 6) == pytest.approx(1.96)
+    assert stats.t95(4) > stats.t95(4.5) > stats.t95(5)
 
 
 def test_welch_difference():
-    diff, half = proxy.welch([10.0, 12.0, 14.0], [1.0, 2.0, 3.0])
+    diff, half = stats.welch([10.0, 12.0, 14.0], [1.0, 2.0, 3.0])
     assert diff == pytest.approx(10.0)
     # variances 4/3 and 1/3 of the means; Welch-Satterthwaite df = (5/3)^2 / ((4/3)^2/2 + (1/3)^2/2) = 2.94
     se = math.sqrt(4 / 3 + 1 / 3)
-    assert half == pytest.approx(proxy.t95((5 / 3) ** 2 / ((4 / 3) ** 2 / 2 + (1 / 3) ** 2 / 2)) * se)
-    assert math.isnan(proxy.welch([1.0], [2.0])[1])
+    assert half == pytest.approx(stats.t95((5 / 3) ** 2 / ((4 / 3) ** 2 / 2 + (1 / 3) ** 2 / 2)) * se)
+    assert math.isnan(stats.welch([1.0], [2.0])[1])
 
 
 # ---- aggregation on hand-made records -------------------------------------------------------------------------
@@ -106,7 +110,7 @@ class FakeRun:
 
 
 def _fingerprint(dataset: str, classes: int | None = None) -> dict:
-    config = proxy.PROXY_DATA[dataset]
+    config = grid.PROXY_DATA[dataset]
     c = classes or config.num_classes
     return {"train": {"num_classes": c, "videos": c * config.train_per_class},
             "val": {"num_classes": c, "videos": c * config.val_per_class}}
@@ -114,7 +118,7 @@ def _fingerprint(dataset: str, classes: int | None = None) -> dict:
 
 def make_record(dataset: str, model: str, seed: int, top1: float, profile: str = "default", frames: int = 8,
                 pooling: str | None = None, status: str = "completed", classes: int | None = None) -> FakeRun:
-    name = proxy.experiment_name(profile, dataset, model, pooling or "none", frames, seed)
+    name = grid.experiment_name(profile, dataset, model, pooling or "none", frames, seed)
     return FakeRun({
         "status": status,
         "experiment": {"name": name, "dataset": dataset, "model": model, "frames": frames, "seed": seed,
@@ -134,12 +138,12 @@ def study():
            ("synth-something", "I3D"): (70, 74, 72), ("synth-something", "S3D"): (75, 79, 77),
            ("synth-kinetics", "TSN"): (70, 72, 74), ("synth-kinetics", "TAM"): (71, 73, 75),
            ("synth-kinetics", "I3D"): (68, 70, 72), ("synth-kinetics", "S3D"): (70, 71, 72)}
-    runs = [make_record(d, proxy.MODELS["resnet-18"][f], seed, top1)
+    runs = [make_record(d, grid.MODELS["resnet-18"][f], seed, top1)
             for (d, f), values in acc.items() for seed, top1 in enumerate(values)]
     runs.append(make_record("synth-something", "tsn_r18", 9, 99.0, classes=12))  # trained on other data
     runs.append(make_record("synth-something", "tam_r18", 8, 10.0, status="failed"))
     runs.append(FakeRun({"experiment": {"name": "not-a-proxy", "dataset": "synth-something", "model": "tsn_r18"}}))
-    return proxy.proxy_frame(runs)
+    return stats.proxy_frame(runs)
 
 
 def test_proxy_frame_reads_records(study):
@@ -147,11 +151,11 @@ def test_proxy_frame_reads_records(study):
     assert set(study["profile"]) == {"default"}
     wrong = study[study["seed"] == 9].iloc[0]
     assert not wrong["data_ok"]
-    assert len(proxy.usable(study)) == 24
+    assert len(stats.usable(study)) == 24
 
 
 def test_summarize_means_and_cis(study):
-    summary = proxy.summarize(study).set_index(["dataset", "family"])
+    summary = stats.summarize(study).set_index(["dataset", "family"])
     tam = summary.loc[("synth-something", "TAM")]
     assert tam["n"] == 3 and tam["mean"] == pytest.approx(82.0)
     assert tam["ci95"] == pytest.approx(4.303 * 2.0 / math.sqrt(3))
@@ -161,17 +165,17 @@ def test_summarize_means_and_cis(study):
 
 
 def test_difference_between_families(study):
-    d = proxy.difference(study, {"dataset": "synth-something", "family": "TAM"},
+    d = stats.difference(study, {"dataset": "synth-something", "family": "TAM"},
                          {"dataset": "synth-something", "family": "TSN"})
     assert d["diff"] == pytest.approx(57.0) and d["n_a"] == d["n_b"] == 3
-    paired = proxy.difference(study, {"dataset": "synth-something", "family": "TAM"},
+    paired = stats.difference(study, {"dataset": "synth-something", "family": "TAM"},
                               {"dataset": "synth-something", "family": "TSN"}, pair_by_seed=True)
     assert paired["diff"] == pytest.approx(57.0)
     assert paired["ci95"] == pytest.approx(4.303 * 1.0 / math.sqrt(3))  # differences 56, 58, 57
 
 
 def test_findings_on_a_clear_study(study):
-    verdicts = {f.claim.split(",")[0]: f.verdict for f in proxy.findings(study)}
+    verdicts = {f.claim.split(",")[0]: f.verdict for f in findings.findings(study)}
     assert verdicts["On the temporal dataset"] == "held"
     assert verdicts["On the appearance dataset"] == "held"
     assert verdicts["TSN (no temporal modelling) does much worse on the temporal dataset than on the appearance one"] \
@@ -180,14 +184,14 @@ def test_findings_on_a_clear_study(study):
 
 
 def test_findings_when_temporal_models_do_not_win():
-    runs = [make_record(d, proxy.MODELS["resnet-18"][f], seed, 25.0 + seed)
-            for d in proxy.DATASETS for f in proxy.FAMILIES for seed in range(3)]
-    verdicts = [f.verdict for f in proxy.findings(proxy.proxy_frame(runs))]
+    runs = [make_record(d, grid.MODELS["resnet-18"][f], seed, 25.0 + seed)
+            for d in grid.DATASETS for f in grid.FAMILIES for seed in range(3)]
+    verdicts = [f.verdict for f in findings.findings(stats.proxy_frame(runs))]
     assert verdicts[0] == "did not hold"
 
 
 def test_family_table_beside_the_paper(study):
-    table = proxy.family_table(study).set_index("Family")
+    table = chapter.family_table(study).set_index("Family")
     assert table.loc["TAM", "synth-something top-1 (%)"] == "82.0 ± 5.0 (n=3)"
     assert table.loc["TSN", "paper SSv2 (%)"] == "30.7 (ResNet-50)"
     assert table.loc["S3D", "paper SSv2 (%)"] == "52.7 (Inception-v1, tp)"
@@ -195,15 +199,15 @@ def test_family_table_beside_the_paper(study):
 
 
 def test_paper_reference_picks_one_row_per_family_and_section():
-    ref = proxy.paper_reference()
-    assert len(ref) == 8 and set(ref["family"]) == set(proxy.FAMILIES)
+    ref = findings.paper_reference()
+    assert len(ref) == 8 and set(ref["family"]) == set(grid.FAMILIES)
     ssv2 = ref[ref["section"] == "Something-Something-V2"].set_index("family")["top1"]
     assert ssv2["TSN"] == pytest.approx(30.7099) and ssv2["TAM"] == pytest.approx(61.929)
 
 
 def test_plan_lists_every_experiment_of_a_profile(study):
-    plan = proxy.plan_table(study, "default")
-    assert len(plan) == len(proxy.PROFILES["default"])
+    plan = chapter.plan_table(study, "default")
+    assert len(plan) == len(grid.PROFILES["default"])
     assert set(plan["Status"]) <= {"completed", "not yet run", "failed", "completed (other data!)"}
 
 
@@ -211,5 +215,21 @@ def test_figures_draw(study):
     import matplotlib
 
     matplotlib.use("Agg")
-    for fig in (proxy.plot_families(study), proxy.plot_vs_flops(study), proxy.plot_vs_frames(study)):
+    for fig in (figures.plot_families(study), figures.plot_vs_flops(study), figures.plot_vs_frames(study)):
         assert fig.axes
+
+
+# ---- command line ---------------------------------------------------------------------------------------------
+
+def test_proxy_command_line(capsys):
+    parser = argparse.ArgumentParser(prog="actionbook")
+    cli.add_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["proxy", "run", "full", "--keep-checkpoints", "--ignore-code"])
+    assert (args.profile, args.keep_checkpoints, args.ignore_code, args.force) == ("full", True, True, False)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["proxy", "run", "no-such-profile"])
+    args = parser.parse_args(["proxy", "files", "default"])
+    assert args.func(args) == 0
+    printed = capsys.readouterr().out.split()
+    assert printed == [str(p.relative_to(ROOT)) for p in params.profile_files("default")]
+    assert all((ROOT / p).is_file() for p in printed)

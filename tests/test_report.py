@@ -1,4 +1,5 @@
-"""The report library the book's chapters call: run records -> status per published row, tables, estimates, plots."""
+"""What the book's chapters call: run records -> status per published row (the IBM chapter), the run index and
+provenance tables (report/), compute estimates (the full-scale chapter), the figures."""
 
 from __future__ import annotations
 
@@ -11,7 +12,18 @@ import pytest
 
 matplotlib.use("Agg")
 
-from actionbook.report import plots, tables  # noqa: E402
+from actionbook.experiment import Experiment  # noqa: E402
+from actionbook.models import model_entry  # noqa: E402
+from actionbook.report import catalog, markdown  # noqa: E402
+from actionbook.report.provenance import notebook_execution, provenance_markdown  # noqa: E402
+from actionbook.studies.full_scale import chapter as full_scale  # noqa: E402
+from actionbook.studies.full_scale import figures as full_scale_figures  # noqa: E402
+from actionbook.studies.ibm import chapter as ibm  # noqa: E402
+from actionbook.studies.ibm import figures as ibm_figures  # noqa: E402
+from actionbook.studies.ibm import notebook as ibm_notebook  # noqa: E402
+from actionbook.studies.ibm import rows  # noqa: E402
+from actionbook.studies.ibm.rows import experiment_from_row  # noqa: E402
+from actionbook.studies.zoo.chapter import counted_vs_published  # noqa: E402
 
 PROJECT = Path(__file__).resolve().parents[1]
 SSV2_TAM = "st2stv2-TAM-b3-sum-resnet-50-f16-cosine-bs48-e75"
@@ -68,21 +80,32 @@ def book(tmp_path) -> Path:
 # ---- published rows --------------------------------------------------------------------------------------------
 
 def test_published_ibm_rows_and_their_models():
-    pub = tables.published_ibm()
+    pub = rows.published_ibm()
     assert len(pub) == 28
-    assert (pub["section"] == tables.SSV2).sum() == 12 and (pub["section"] == tables.K400).sum() == 16
+    assert (pub["section"] == rows.SSV2).sum() == 12 and (pub["section"] == rows.K400).sum() == 16
     assert set(pub["family"]) == {"TSN", "TAM", "I3D", "S3D"}
     row = pub.set_index("row").loc[SSV2_TAM]
     assert (row["model"], row["frames"], row["label"]) == ("tam_r50", 16, "TAM ResNet-50")
-    assert tables.backbone("i3d") == "Inception-v1" and tables.backbone("s3d_r50") == "ResNet-50"
+    assert model_entry("i3d").backbone_label == "Inception-v1"
+    assert model_entry("s3d_r50").backbone_label == "ResNet-50"
+
+
+
+def test_a_run_reproduces_its_row_or_stands_in_for_the_row_of_its_twin_dataset():
+    row, recipe = ibm_notebook.recipe_comparison(experiment_from_row(SSV2_TAM))
+    assert row.row == SSV2_TAM and recipe["same"].all()
+    row, recipe = ibm_notebook.recipe_comparison(Experiment(model="tam_r50", frames=64, dataset="synth-kinetics"))
+    assert row.row == "kinetics400-TAM-b3-sum-resnet-50-f64-multisteps-syncbn-bs36-e45"  # same model, nearest frames
+    assert not recipe.loc["dataset", "same"] and recipe.loc["frames", "same"]
+    assert ibm_notebook.recipe_comparison(Experiment(model="mmaction_tsn_r50"))[0] is None
 
 
 # ---- run records and status -------------------------------------------------------------------------------------
 
 def test_no_runs_means_not_yet_run(book):
-    status = tables.ibm_status(tables.load_runs(book / "runs"))
+    status = ibm.ibm_status(catalog.load_runs(book / "runs"))
     assert set(status["status"]) == {"not yet run"}
-    counts = tables.status_counts(status)
+    counts = ibm.status_counts(status)
     assert counts.loc["total", "not yet run"] == 28 and counts.loc["SSv2", "not yet run"] == 12
 
 
@@ -96,9 +119,9 @@ def test_status_reproduced_partial_proxy(book):
              temporal_pooling="max")
     (runs_dir / "broken").mkdir()
     (runs_dir / "broken" / "record.json").write_text("{not json")
-    runs = tables.load_runs(runs_dir)
+    runs = catalog.load_runs(runs_dir)
     assert [r.name for r in runs] == sorted([SSV2_TAM, K400_I3D, "proxy-s3d"])
-    status = tables.ibm_status(runs).set_index("row")
+    status = ibm.ibm_status(runs).set_index("row")
 
     tam = status.loc[SSV2_TAM]
     assert tam["status"] == "reproduced" and tam["reproduced_top1"] == 60.5
@@ -112,7 +135,7 @@ def test_status_reproduced_partial_proxy(book):
     assert all(status.loc[r, "status"] == "proxy only" for r in s3d_rows)
     assert status.loc["st2stv2-inception-v1-f16-cosine-bs72-e75", "status"] == "not yet run"
 
-    md = tables.ibm_section_markdown(status.reset_index(), tables.SSV2)
+    md = ibm.ibm_section_markdown(status.reset_index(), rows.SSV2)
     assert "{doc}`notebook </book/runs/" + SSV2_TAM + "/train>`" in md
     assert "{bdg-success}`reproduced`" in md and "-1.43" in md  # 60.5 - 61.929
     assert "`proxy-s3d` (record only)" in md
@@ -122,39 +145,39 @@ def test_status_reproduced_partial_proxy(book):
 def test_smaller_proxy_backbone_stands_in_for_the_row(book):
     make_run(book / "runs", "synth-kinetics-tam_r18-f8", dataset="synth-kinetics", model="tam_r18", frames=8,
              epochs=5)
-    status = tables.ibm_status(tables.load_runs(book / "runs")).set_index("row")
+    status = ibm.ibm_status(catalog.load_runs(book / "runs")).set_index("row")
     proxied = sorted(status.index[status["status"] == "proxy only"])
     assert proxied == ["kinetics400-TAM-b3-sum-resnet-50-f16-cosine-bs48-e100",
                        "kinetics400-TAM-b3-sum-resnet-50-f64-multisteps-syncbn-bs36-e45"]
-    assert not tables.same_kind("tam_r18", "tam_inception_v1") and not tables.same_kind("tsn_r18", "tam_r50")
+    assert not ibm.same_kind("tam_r18", "tam_inception_v1") and not ibm.same_kind("tsn_r18", "tam_r50")
 
 
 def test_partial_run_describes_what_is_missing(book):
     make_run(book / "runs", SSV2_TAM, dataset="st2stv2", model="tam_r50", frames=16, epochs=75, epochs_done=5,
              status="interrupted")
-    status = tables.ibm_status(tables.load_runs(book / "runs")).set_index("row")
+    status = ibm.ibm_status(catalog.load_runs(book / "runs")).set_index("row")
     assert status.loc[SSV2_TAM, "status"] == "partial run"
     assert "interrupted" in status.loc[SSV2_TAM, "gaps"] and "5 of 75 epochs done" in status.loc[SSV2_TAM, "gaps"]
 
 
 def test_hardware_labels():
-    assert tables.hardware_label(provenance()) == "CPU: Test CPU (2 threads)"
-    assert tables.hardware_label(provenance(world=4)) == "CPU: Test CPU (2 threads), 4 processes"
-    assert tables.hardware_label(provenance("NVIDIA A100", world=2)) == "2x NVIDIA A100"
-    assert tables.hardware_label({}) == "unknown hardware"
+    assert catalog.hardware_label(provenance()) == "CPU: Test CPU (2 threads)"
+    assert catalog.hardware_label(provenance(world=4)) == "CPU: Test CPU (2 threads), 4 processes"
+    assert catalog.hardware_label(provenance("NVIDIA A100", world=2)) == "2x NVIDIA A100"
+    assert catalog.hardware_label({}) == "unknown hardware"
 
 
 
 
 def test_runs_and_provenance_tables(book):
     make_run(book / "runs", SSV2_TAM, dataset="st2stv2", model="tam_r50", frames=16, epochs=75)
-    runs = tables.load_runs(book / "runs")
-    md = tables.runs_markdown(runs)
+    runs = catalog.load_runs(book / "runs")
+    md = catalog.runs_markdown(runs)
     assert "TAM ResNet-50 (`tam_r50`)" in md and "65.664 G" in md
-    prov = tables.provenance_markdown(runs)
+    prov = provenance_markdown(runs)
     assert "`0123456789`" in prov and "2.1 min" in prov and "torch 2.14.1" in prov
-    assert tables.runs_markdown([]) == "*No run recorded yet.*"
-    assert tables.notebook_execution(runs[0].notebook)["duration_s"] == 125.5
+    assert catalog.runs_markdown([]) == "*No run recorded yet.*"
+    assert notebook_execution(runs[0].notebook)["duration_s"] == 125.5
 
 
 # ---- tables and formatting ----------------------------------------------------------------------------------------
@@ -162,83 +185,53 @@ def test_runs_and_provenance_tables(book):
 def test_markdown_table_escapes_pipes():
     import pandas as pd
 
-    md = tables.markdown_table(pd.DataFrame([{"a": "x|y", "b": 1}]))
+    md = markdown.markdown_table(pd.DataFrame([{"a": "x|y", "b": 1}]))
     assert md.splitlines() == ["| a | b |", "|---|---|", "| x\\|y | 1 |"]
-    assert tables.markdown_table(pd.DataFrame()) == "*(empty)*"
+    assert markdown.markdown_table(pd.DataFrame()) == "*(empty)*"
 
 
 def test_counted_vs_published():
-    assert tables.counted_vs_published(5, 5, True) == "5 ✓"
-    assert tables.counted_vs_published(5, 6, False) == "5 ✗ (published 6)"
-    assert tables.counted_vs_published(5, None, None) == "5 (none published)"
-
-
-def test_published_speed_table_without_records():
-    md = tables.speed_markdown(tables.speed_frame([]))
-    assert md.count("(published)") == 15  # every row of the seed table
-    assert "0.5873" in md  # the open-mmaction I3D cell, corrected a hour after the seed
-    assert "†" in md  # blank seed cells filled from the same day's table
-
-
-def test_speed_records_are_labelled_with_their_hardware(tmp_path):
-    from actionbook.measure.speed import SCHEMA
-
-    record = {"schema": SCHEMA, "kind": "speed", "case": "tsn", "setting": "tsn_r50_1x1x3_100e_kinetics400_rgb",
-              "device": "cuda", "device_name": "NVIDIA H100 80GB HBM3", "variant": "train",
-              "input": {"batch": 32, "published_batch": 32, "input_size": 224},
-              "time": {"mean": 0.1, "std": 0.01, "median": 0.1, "n": 50, "skipped": 50},
-              "data": {"data_share": 0.2}, "memory": {"mib": 8000.0, "kind": "cuda max allocated"},
-              "mfu": {"mfu": 0.3}, "flops": {"forward_conv_macs": 32 * 12_261_408_768},
-              "published": [{"framework": "mmaction-lite", "s_iter": 0.2966, "memory_mib": 8339}],
-              "note": "", "provenance": provenance("NVIDIA H100 80GB HBM3")}
-    (tmp_path / "tsn.cuda.train.json").write_text(json.dumps(record))
-    records = tables.load_speed(tmp_path)
-    frame = tables.speed_frame(records)
-    assert list(frame["hardware"]) == ["1x NVIDIA H100 80GB HBM3"]
-    md = tables.speed_markdown(frame)
-    assert "**1x NVIDIA H100 80GB HBM3**" in md and "0.1000 (0.0100)" in md
-    rate = tables.measured_throughputs(records)  # one kind only: no estimate (needs 2D and 3D)
-    assert rate == {}
-    fig = plots.speed_panels(tables.published_speed_cases(), frame)
-    assert len(fig.axes) == 2
+    assert counted_vs_published(5, 5, True) == "5 ✓"
+    assert counted_vs_published(5, 6, False) == "5 ✗ (published 6)"
+    assert counted_vs_published(5, None, None) == "5 (none published)"
 
 
 # ---- compute estimates ---------------------------------------------------------------------------------------------
 
 def test_published_throughput_from_mmaction_timings():
-    rates = tables.published_throughputs()
+    rates = full_scale.published_throughputs()
     tsn_macs = 12_261_408_768  # 3 segments of ResNet-50 at 224
     assert rates["2D"].macs_per_s == pytest.approx(3 * tsn_macs * 32 / 0.2966)
     assert rates["3D"].macs_per_s < rates["2D"].macs_per_s
 
 
 def test_compute_estimate_formula():
-    rates = {k: tables.Throughput(k, 1e12, "test", "test") for k in ("2D", "3D")}
-    est = tables.compute_estimates(rates).set_index("row")
+    rates = {k: full_scale.Throughput(k, 1e12, "test", "test") for k in ("2D", "3D")}
+    est = full_scale.compute_estimates(rates).set_index("row")
     row = est.loc[SSV2_TAM]
     expected = 3 * 65_663_926_272 * 168_913 * 75 + 65_663_926_272 * 24_777 * 75
     assert row["total_macs"] == pytest.approx(expected)
     assert row["gpu_hours"] == pytest.approx(expected / 1e12 / 3600)
     assert row["days_on_gpus"] == pytest.approx(expected / 1e12 / 86400 / 8)
     assert est.loc[K400_I3D, "throughput"] == "3D" and row["throughput"] == "2D"
-    assert "actionbook run params/ibm/" in tables.full_scale_markdown(est.reset_index())
+    assert "actionbook run params/ibm/" in full_scale.full_scale_markdown(est.reset_index())
 
 
 # ---- figures --------------------------------------------------------------------------------------------------------
 
 def test_figures_from_published_and_reproduced(book):
-    pub = tables.published_ibm()
-    fig = plots.accuracy_vs_flops(pub)
+    pub = rows.published_ibm()
+    fig = ibm_figures.accuracy_vs_flops(pub)
     assert len(fig.axes) == 2 and "no full-scale run" in fig._suptitle.get_text()
     make_run(book / "runs", SSV2_TAM, dataset="st2stv2", model="tam_r50", frames=16, epochs=75, top1=60.0)
-    rep = tables.reproduced_points(tables.ibm_status(tables.load_runs(book / "runs")))
+    rep = ibm.reproduced_points(ibm.ibm_status(catalog.load_runs(book / "runs")))
     assert len(rep) == 1
-    fig = plots.accuracy_vs_flops(pub, rep)
+    fig = ibm_figures.accuracy_vs_flops(pub, rep)
     assert "reproduced" in fig._suptitle.get_text()
-    fig = plots.accuracy_vs_frames(pub, rep)
+    fig = ibm_figures.accuracy_vs_frames(pub, rep)
     assert len(fig.axes[0].lines) == 6 + 1  # six SSv2 models, one reproduced point
-    est = tables.compute_estimates({k: tables.Throughput(k, 1e12, "t", "t") for k in ("2D", "3D")})
-    assert len(plots.compute_bars(est).axes) == 2
+    est = full_scale.compute_estimates({k: full_scale.Throughput(k, 1e12, "t", "t") for k in ("2D", "3D")})
+    assert len(full_scale_figures.compute_bars(est).axes) == 2
     matplotlib.pyplot.close("all")
 
 

@@ -7,8 +7,9 @@ import re
 import pytest
 
 from actionbook.cli import main as cli_main
-from actionbook.published import ibm_rows
-from actionbook.report.zoo import ibm_zoo, mmaction_zoo
+from actionbook.studies.ibm.published import ibm_rows
+from actionbook.studies.tables import published_text
+from actionbook.studies.zoo.counts import ibm_zoo, mmaction_zoo
 
 SEED_IBM = "000_0607b110460c1036.txt"
 
@@ -24,12 +25,8 @@ def _seed_rows(path):
 
 
 def test_vendored_tables_are_the_seeds(shared_seeds):
-    from importlib import resources
-
-    published = resources.files("actionbook.published")
-    assert published.joinpath("ibm_study.md").read_text() == (shared_seeds / SEED_IBM).read_text()
-    assert published.joinpath("mmaction_benchmark.md").read_text() == \
-        (shared_seeds / "002_c3e26929e4da7147.txt").read_text()
+    assert published_text("actionbook.studies.ibm") == (shared_seeds / SEED_IBM).read_text()
+    assert published_text("actionbook.studies.mmaction") == (shared_seeds / "002_c3e26929e4da7147.txt").read_text()
 
 
 def test_every_ibm_row_is_exact(shared_seeds):
@@ -96,3 +93,10 @@ def test_zoo_table_prints_every_row(capsys):
     assert cli_main(["zoo"]) == 0
     out = capsys.readouterr().out
     assert out.count(" yes") == len(ibm_rows()) and " NO" not in out
+
+
+def test_zoo_mmaction_table_prints_every_setting(capsys):
+    assert cli_main(["zoo", "--table", "mmaction"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 + len(mmaction_zoo()) and not any(" NO " in line for line in lines)
+    assert "tsn_r50_1x1x3_100e_kinetics400_rgb                   24,327,632          103.00G    103.00G yes" in lines[1]

@@ -72,7 +72,8 @@ def params_hash(parameters: dict[str, Any]) -> str:
 # Modules that only present records (the shared report pieces, each study's chapter tables and figures) or write
 # params files (whose values are hashed on their own): editing them changes no run's result, so it must not send
 # `make book` back to re-train every run. Paths relative to the package, shell-style patterns.
-PRESENTATION = ("report/*", "studies/*/chapter.py", "studies/*/figures.py", "studies/*/params.py")
+PRESENTATION = ("report/*", "studies/*/chapter.py", "studies/*/figures.py", "studies/*/findings.py",
+                "studies/*/params.py", "studies/*/stats.py")
 
 
 def is_presentation(relative: str) -> bool:

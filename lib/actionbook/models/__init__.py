@@ -3,9 +3,9 @@
 import importlib
 import pkgutil
 
-from actionbook.models.registry import build_model, list_models, model_entry, model_label
+from actionbook.models.registry import build_model, find_model, list_models, model_entry, model_label
 
 for _module in pkgutil.iter_modules(__path__):
     importlib.import_module(f"{__name__}.{_module.name}")
 
-__all__ = ["build_model", "list_models", "model_entry", "model_label"]
+__all__ = ["build_model", "find_model", "list_models", "model_entry", "model_label"]

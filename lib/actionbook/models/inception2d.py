@@ -8,15 +8,21 @@ All layers keep PyTorch's default init, as in the reference.
 
 from __future__ import annotations
 
-from functools import partial
-
 import torch
 from torch import nn
 
-from actionbook.models.common import TemporalPooling, check_clip, fold_time
-from actionbook.models.registry import INCEPTION_MEAN, INCEPTION_STD, register
-from actionbook.models.resnet2d import IBM_OPTIONS, TAM_OPTIONS, TemporalFactory, check_ibm_options, frames_per_stage
-from actionbook.models.tam import TAM
+from actionbook.models.common import (
+    IBM_OPTIONS,
+    SegmentConsensusHead,
+    TemporalFactory,
+    TemporalPooling,
+    check_clip,
+    check_ibm_options,
+    fold_time,
+    frames_per_stage,
+)
+from actionbook.models.registry import INCEPTION_ENTRY, register
+from actionbook.models.tam import TAM_OPTIONS, tam_factory
 
 # block: (in, 1x1, 3x3 reduce, 3x3, "5x5" reduce, "5x5" (a 3x3 in torchvision), pool proj)
 INCEPTION_BLOCKS = {
@@ -65,7 +71,7 @@ class Inception(nn.Module):
         return torch.cat([self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)], dim=1)
 
 
-class Inception2d(nn.Module):
+class Inception2d(SegmentConsensusHead):
     """BN-Inception-v1 over the frames of a clip (N, 3, T, H, W) -> logits (N, num_classes).
 
     `tam` builds a TAM from (channels, frames) or is None (TSN); `temporal_pooling` is "none", "max" or "avg". The
@@ -109,8 +115,7 @@ class Inception2d(nn.Module):
         for name in ("5a", "5b"):
             add_block(name, 3)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.dropout = nn.Dropout(dropout)
-        self.fc = nn.Linear(1024, num_classes)
+        self.add_head(1024, num_classes, dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_clip(x, self.frames)
@@ -131,25 +136,23 @@ class Inception2d(nn.Module):
         x = self.t_pool3(self.maxpool4(x))
         x = self.tam5a(self.inception5a(x))
         x = self.tam5b(self.inception5b(x))
-        features = self.avgpool(x).flatten(1).view(n, -1, self.fc.in_features)  # (N, T', 1024)
-        return self.fc(self.dropout(features)).mean(dim=1)
+        return self.classify_segments(self.avgpool(x).flatten(1).view(n, -1, self.fc.in_features))  # (N, T', 1024)
 
 
 def build_ibm_inception(num_classes: int, frames: int, *, name: str, tam: bool, temporal_pooling: str = "none",
-                        dropout: float = 0.5, blending_frames: int = 3, blending_method: str = "sum",
-                        dw_conv: bool = True) -> Inception2d:
+                        dropout: float = 0.5, **tam_options) -> Inception2d:
     check_ibm_options(name, frames, temporal_pooling, dropout)
-    make_tam = None
-    if tam:
-        make_tam = partial(TAM, blending_frames=blending_frames, blending_method=blending_method, dw_conv=dw_conv)
-    return Inception2d(num_classes, frames, tam=make_tam, temporal_pooling=temporal_pooling, dropout=dropout)
+    return Inception2d(num_classes, frames, tam=tam_factory(**tam_options) if tam else None,
+                       temporal_pooling=temporal_pooling, dropout=dropout)
 
 
-register("tsn_inception_v1", family="TSN", backbone="inception-v1", mean=INCEPTION_MEAN, std=INCEPTION_STD,
-         options=IBM_OPTIONS, imagenet="googlenet",
-         doc="TSN, Inception-v1 (BN-GoogLeNet): frames classified independently, logits averaged (IBM study).")(
-    partial(build_ibm_inception, name="tsn_inception_v1", tam=False))
-register("tam_inception_v1", family="TAM", backbone="inception-v1", mean=INCEPTION_MEAN, std=INCEPTION_STD,
-         options=TAM_OPTIONS, imagenet="googlenet",
-         doc="TAM-Inception-v1: a TAM after conv1-3 and after every inception block, 12 in all (IBM study).")(
-    partial(build_ibm_inception, name="tam_inception_v1", tam=True))
+@register("tsn_inception_v1", family="TSN", options=IBM_OPTIONS, **INCEPTION_ENTRY)
+def tsn_inception_v1(num_classes: int, frames: int, **options) -> Inception2d:
+    """TSN, Inception-v1 (BN-GoogLeNet): frames classified independently, logits averaged (IBM study)."""
+    return build_ibm_inception(num_classes, frames, name="tsn_inception_v1", tam=False, **options)
+
+
+@register("tam_inception_v1", family="TAM", options=IBM_OPTIONS + TAM_OPTIONS, **INCEPTION_ENTRY)
+def tam_inception_v1(num_classes: int, frames: int, **options) -> Inception2d:
+    """TAM-Inception-v1: a TAM after conv1-3 and after every inception block, 12 in all (IBM study)."""
+    return build_ibm_inception(num_classes, frames, name="tam_inception_v1", tam=True, **options)

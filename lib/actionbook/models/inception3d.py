@@ -11,13 +11,22 @@ from dataclasses import replace
 import torch
 from torch import nn
 
-from actionbook.models.common import PaddedAvgPool3d, check_clip, check_frames, check_temporal_pooling
+from actionbook.models.common import (
+    IBM_OPTIONS,
+    PaddedAvgPool3d,
+    TemporalHead3d,
+    check_clip,
+    check_ibm_options,
+    check_min_frames,
+    kaiming_init,
+)
 from actionbook.models.inception2d import INCEPTION_BLOCKS
-from actionbook.models.registry import INCEPTION_MEAN, INCEPTION_STD, register
-from actionbook.models.resnet3d import Split, TemporalHead3d, check_min_frames, conv_bn, init_3d, run_conv_bn
+from actionbook.models.registry import INCEPTION_ENTRY, register
+from actionbook.models.resnet3d import Split, conv_bn, run_conv_bn
 
 BN_EPS = 1e-3  # torchvision's GoogLeNet
 S3D_SPLIT = Split(bias=True, eps=BN_EPS)  # S3D's temporal convs carry a bias, and its BNs keep GoogLeNet's eps
+
 
 class BasicConv3d(nn.Module):
     """Conv (no bias) -> BN -> ReLU; S3D splits it into conv 1xkxk -> bn -> ReLU -> conv_t kt x1x1 -> bn_t -> ReLU."""
@@ -75,7 +84,7 @@ class InceptionV1_3d(nn.Module):
         self.maxpool4 = pool(2, (ts, 2, 2), 0) if pool5_2x2x2 else pool(3, (ts, 2, 2), 1)
         self.inception5a, self.inception5b = (Inception3d(*INCEPTION_BLOCKS[b], split) for b in ("5a", "5b"))
         self.head = TemporalHead3d(1024, num_classes, dropout)
-        init_3d(self, fc_std=0.001)
+        kaiming_init(self, fc_std=0.001)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.maxpool1(self.conv1(x))
@@ -91,31 +100,27 @@ class InceptionV1_3d(nn.Module):
         return self.head(self.features(x))
 
 
-def _check(name: str, frames: int, temporal_pooling: str, pool5_2x2x2: bool) -> None:
-    if check_temporal_pooling(temporal_pooling) != "none":
-        check_frames(name, frames, 8, "temporal pooling halves T before inception3a, 4a and 5a")
-    elif pool5_2x2x2:
+def check_options(name: str, frames: int, temporal_pooling: str, dropout: float, pool5_2x2x2: bool) -> None:
+    check_ibm_options(name, frames, temporal_pooling, dropout,
+                      "temporal pooling halves T before inception3a, 4a and 5a")
+    if temporal_pooling == "none" and pool5_2x2x2:
         check_min_frames(name, frames, 2, "the 2x2x2 pool before inception5a takes T to T-1")
 
 
-_INCEPTION = dict(backbone="inception-v1", mean=INCEPTION_MEAN, std=INCEPTION_STD, imagenet="googlenet",
-                  inflation="repeat")
-
-
-@register("i3d", family="I3D", options=("temporal_pooling", "dropout", "legacy_pool5"), **_INCEPTION)
+@register("i3d", family="I3D", options=IBM_OPTIONS + ("legacy_pool5",), inflation="repeat", **INCEPTION_ENTRY)
 def i3d(num_classes: int, frames: int, temporal_pooling: str = "none", dropout: float = 0.5,
         legacy_pool5: bool = False) -> InceptionV1_3d:
     """IBM I3D (`i3d_v2`): GoogLeNet with every conv 3D (7x7x7 stem, 3x3x3 elsewhere). legacy_pool5 restores the
     2x2x2 pool before inception5a that some published I3D rows were counted with (spec 8.3)."""
-    _check("i3d", frames, temporal_pooling, legacy_pool5)
+    check_options("i3d", frames, temporal_pooling, dropout, legacy_pool5)
     return InceptionV1_3d(num_classes, frames, 7, None, temporal_pooling, dropout, pool5_2x2x2=legacy_pool5)
 
 
-@register("s3d", family="S3D", options=("temporal_pooling", "dropout", "dw_t_conv"), **_INCEPTION)
+@register("s3d", family="S3D", options=IBM_OPTIONS + ("dw_t_conv",), inflation="repeat", **INCEPTION_ENTRY)
 def s3d(num_classes: int, frames: int, temporal_pooling: str = "none", dropout: float = 0.5,
         dw_t_conv: bool = False) -> InceptionV1_3d:
     """IBM S3D: GoogLeNet with a 3x7x7 stem and every 3x3 split into 1x3x3 + 3x1x1 (with bias; depthwise with
     dw_t_conv); 2x2x2 pool before inception5a."""
-    _check("s3d", frames, temporal_pooling, True)
+    check_options("s3d", frames, temporal_pooling, dropout, True)
     split = replace(S3D_SPLIT, depthwise=dw_t_conv)
     return InceptionV1_3d(num_classes, frames, 3, split, temporal_pooling, dropout, pool5_2x2x2=True)

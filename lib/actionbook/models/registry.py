@@ -1,8 +1,9 @@
 """Model names -> builders. Every entry point builds models through `build_model`.
 
-A builder is registered with the facts the rest of the project needs without building it: its family (for
-plots), the normalisation constants of its ImageNet weights, whether it is 2D (time folded into the batch)
-and which frame counts it accepts.
+Each registered name has its own `def` of the same name (as in timm and torchvision), so that searching the code for
+a model's name finds its builder and its docstring. A builder is registered with the facts the rest of the project
+needs without building it: its family and backbone (for tables and plots), the normalisation constants of its
+ImageNet weights, where those weights come from and how they inflate to 3D, and the options it accepts.
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ INCEPTION_STD = (0.5, 0.5, 0.5)
 MMACTION_MEAN = (123.675 / 255, 116.28 / 255, 103.53 / 255)
 MMACTION_STD = (58.395 / 255, 57.12 / 255, 57.375 / 255)
 
+# Facts every model of a source or a backbone shares: `register(name, ..., **MMACTION_ENTRY)`.
+MMACTION_ENTRY = dict(source="mmaction", mean=MMACTION_MEAN, std=MMACTION_STD)
+INCEPTION_ENTRY = dict(backbone="inception-v1", mean=INCEPTION_MEAN, std=INCEPTION_STD, imagenet="googlenet")
+
 
 @dataclass(frozen=True)
 class ModelEntry:
@@ -34,7 +39,7 @@ class ModelEntry:
     options: tuple[str, ...] = field(default=())  # extra keyword options the builder accepts
     imagenet: str | None = None  # torchvision 2D architecture whose ImageNet weights initialise it ("resnet50", ...)
     inflation: str | None = None  # 2D->3D rule: "repeat" (IBM: copy along T) or "mean" (MMAction2: copy / k_t)
-    doc: str = ""
+    doc: str = ""  # the builder's docstring
 
     @property
     def backbone_label(self) -> str:
@@ -52,33 +57,37 @@ _REGISTRY: dict[str, ModelEntry] = {}
 
 
 def register(name: str, *, family: str, backbone: str, mean=IMAGENET_MEAN, std=IMAGENET_STD, source="ibm",
-             options: tuple[str, ...] = (), imagenet: str | None = None, inflation: str | None = None,
-             doc: str = ""):
-    """Decorator: register `builder(num_classes, frames, **options) -> nn.Module` under `name`."""
+             options: tuple[str, ...] = (), imagenet: str | None = None, inflation: str | None = None):
+    """Decorator: register `def <name>(num_classes, frames, **options) -> nn.Module` under its own name."""
 
     def wrap(builder):
+        if builder.__name__ != name:
+            raise RuntimeError(f"model {name!r} registered on a builder named {builder.__name__!r}: give each name "
+                               "its own def of that name")
         if name in _REGISTRY:
             raise RuntimeError(f"model {name!r} registered twice")
         _REGISTRY[name] = ModelEntry(name, builder, family, backbone, tuple(mean), tuple(std), source,
                                      options=tuple(options), imagenet=imagenet, inflation=inflation,
-                                     doc=doc or (builder.__doc__ or "").strip())
+                                     doc=(builder.__doc__ or "").strip())
         return builder
 
     return wrap
 
 
-def _load_all() -> None:
-    # Importing the package registers every model module.
-    import actionbook.models  # noqa: F401
+# Every module of the package registers its models when `actionbook.models` is imported, which Python does before
+# it imports this module: the registry is complete whenever these functions are called.
 
 
 def list_models(source: str | None = None) -> list[str]:
-    _load_all()
     return sorted(n for n, e in _REGISTRY.items() if source is None or e.source == source)
 
 
+def find_model(name: str) -> ModelEntry | None:
+    """The entry of `name`, or None for a name this registry does not know (say, in an old record)."""
+    return _REGISTRY.get(name)
+
+
 def model_entry(name: str) -> ModelEntry:
-    _load_all()
     if name not in _REGISTRY:
         raise ConfigError(f"unknown model {name!r}; valid models: {', '.join(sorted(_REGISTRY))}")
     return _REGISTRY[name]
@@ -86,8 +95,8 @@ def model_entry(name: str) -> ModelEntry:
 
 def model_label(name: str) -> str:
     """The entry's label ("TAM ResNet-50"), or the name itself for a model this registry does not know."""
-    _load_all()
-    return _REGISTRY[name].label if name in _REGISTRY else name
+    entry = find_model(name)
+    return entry.label if entry else name
 
 
 def build_model(name: str, num_classes: int, frames: int, **options) -> nn.Module:

@@ -14,24 +14,22 @@ frames' features and classifies once (MMAction2's TSN).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import partial
-
 import torch
 from torch import nn
 
-from actionbook.errors import ConfigError
-from actionbook.models.common import TemporalPooling, check_clip, check_frames, check_temporal_pooling, fold_time
-from actionbook.models.registry import MMACTION_MEAN, MMACTION_STD, register
-from actionbook.models.tam import TAM
-
-# (channels, frames) -> the temporal module of one block, built for that block's input channels and stage frames.
-TemporalFactory = Callable[[int, int], nn.Module]
-
-
-def frames_per_stage(frames: int, temporal_pooling: str) -> list[int]:
-    """Frames at each of the four stages: T throughout, or T, T/2, T/4, T/8 with temporal pooling."""
-    return [frames] * 4 if temporal_pooling == "none" else [frames // 2**i for i in range(4)]
+from actionbook.models.common import (
+    IBM_OPTIONS,
+    SegmentConsensusHead,
+    TemporalFactory,
+    TemporalPooling,
+    check_clip,
+    check_ibm_options,
+    fold_time,
+    frames_per_stage,
+    kaiming_init,
+)
+from actionbook.models.registry import MMACTION_ENTRY, register
+from actionbook.models.tam import TAM_OPTIONS, tam_factory
 
 
 class TemporalShift(nn.Module):
@@ -131,20 +129,20 @@ RESNET_LAYOUTS: dict[int, tuple[type[ResidualBlock], tuple[int, int, int, int]]]
 }
 
 
-class ResNet2d(nn.Module):
+class ResNet2d(SegmentConsensusHead):
     """A 2D ResNet over the frames of a clip (N, 3, T, H, W) -> logits (N, num_classes).
 
     `temporal` builds each block's temporal module; `temporal_pooling` ("none", "max", "avg") halves T after layer1,
     layer2 and layer3; `consensus` is where frames are averaged: "logits" (per-frame FC, then the mean) or
-    "features" (mean of the pooled features, then one FC).
+    "features" (mean of the pooled features, then one FC). `fc_std`: the FC's init (None: PyTorch's default).
     """
 
     def __init__(self, depth: int, num_classes: int, frames: int, *, temporal: TemporalFactory | None = None,
-                 temporal_pooling: str = "none", dropout: float = 0.5, consensus: str = "logits"):
+                 temporal_pooling: str = "none", dropout: float = 0.5, consensus: str = "logits",
+                 fc_std: float | None = None):
         super().__init__()
         block, layers = RESNET_LAYOUTS[depth]
         self.frames = frames
-        self.consensus = consensus
         pooled = temporal_pooling != "none"
         stage_frames = frames_per_stage(frames, temporal_pooling)  # layer1 ... layer4
 
@@ -160,17 +158,8 @@ class ResNet2d(nn.Module):
         self.t_pool1, self.t_pool2, self.t_pool3 = (
             TemporalPooling(stage_frames[i], temporal_pooling) if pooled else nn.Identity() for i in range(3))
         self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.dropout = nn.Dropout(dropout)
-        self.fc = nn.Linear(512 * block.expansion, num_classes)
-
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, TAM):
-                m.kaiming_init_()
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        self.add_head(512 * block.expansion, num_classes, dropout, consensus)
+        kaiming_init(self, fc_std)
 
     def _make_layer(self, block: type[ResidualBlock], planes: int, blocks: int, stride: int, frames: int,
                     temporal: TemporalFactory | None) -> nn.Sequential:
@@ -197,70 +186,89 @@ class ResNet2d(nn.Module):
         x = self.t_pool2(self.layer2(x))
         x = self.t_pool3(self.layer3(x))
         x = self.layer4(x)
-        features = self.avgpool(x).flatten(1).view(n, -1, self.fc.in_features)  # (N, T', F)
-        if self.consensus == "features":
-            return self.fc(self.dropout(features.mean(dim=1)))
-        return self.fc(self.dropout(features)).mean(dim=1)
+        return self.classify_segments(self.avgpool(x).flatten(1).view(n, -1, self.fc.in_features))  # (N, T', F)
 
 
 # --- IBM: TSN and TAM on ResNet-18 ... 152 -------------------------------------------------------------------------
 
-IBM_OPTIONS = ("temporal_pooling", "dropout")
-TAM_OPTIONS = IBM_OPTIONS + ("blending_frames", "blending_method", "dw_conv")
-
-
-def check_ibm_options(name: str, frames: int, temporal_pooling: str, dropout: float) -> None:
-    """Options every IBM 2D model takes; shared with inception2d."""
-    check_temporal_pooling(temporal_pooling)
-    if temporal_pooling != "none":
-        check_frames(name, frames, 8, "temporal pooling halves the frames three times")
-    if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-        raise ConfigError(f"dropout must be a number in [0, 1), got {dropout!r}")
-
-
 def build_ibm_resnet(num_classes: int, frames: int, *, name: str, depth: int, tam: bool,
-                     temporal_pooling: str = "none", dropout: float = 0.5, blending_frames: int = 3,
-                     blending_method: str = "sum", dw_conv: bool = True) -> ResNet2d:
+                     temporal_pooling: str = "none", dropout: float = 0.5, **tam_options) -> ResNet2d:
     check_ibm_options(name, frames, temporal_pooling, dropout)
-    temporal = None
-    if tam:
-        temporal = partial(TAM, blending_frames=blending_frames, blending_method=blending_method, dw_conv=dw_conv)
-    return ResNet2d(depth, num_classes, frames, temporal=temporal, temporal_pooling=temporal_pooling,
-                    dropout=dropout)
+    return ResNet2d(depth, num_classes, frames, temporal=tam_factory(**tam_options) if tam else None,
+                    temporal_pooling=temporal_pooling, dropout=dropout)
 
 
-for _depth in RESNET_LAYOUTS:
-    register(f"tsn_r{_depth}", family="TSN", backbone=f"resnet-{_depth}", options=IBM_OPTIONS,
-             imagenet=f"resnet{_depth}",
-             doc=f"TSN, ResNet-{_depth}: frames classified independently, logits averaged (IBM study).")(
-        partial(build_ibm_resnet, name=f"tsn_r{_depth}", depth=_depth, tam=False))
-    register(f"tam_r{_depth}", family="TAM", backbone=f"resnet-{_depth}", options=TAM_OPTIONS,
-             imagenet=f"resnet{_depth}",
-             doc=f"TAM-ResNet-{_depth}: a TAM at the start of every residual branch (IBM study).")(
-        partial(build_ibm_resnet, name=f"tam_r{_depth}", depth=_depth, tam=True))
+@register("tsn_r18", family="TSN", backbone="resnet-18", options=IBM_OPTIONS, imagenet="resnet18")
+def tsn_r18(num_classes: int, frames: int, **options) -> ResNet2d:
+    """TSN, ResNet-18: frames classified independently, logits averaged (IBM study)."""
+    return build_ibm_resnet(num_classes, frames, name="tsn_r18", depth=18, tam=False, **options)
+
+
+@register("tsn_r34", family="TSN", backbone="resnet-34", options=IBM_OPTIONS, imagenet="resnet34")
+def tsn_r34(num_classes: int, frames: int, **options) -> ResNet2d:
+    """TSN, ResNet-34: frames classified independently, logits averaged (IBM study)."""
+    return build_ibm_resnet(num_classes, frames, name="tsn_r34", depth=34, tam=False, **options)
+
+
+@register("tsn_r50", family="TSN", backbone="resnet-50", options=IBM_OPTIONS, imagenet="resnet50")
+def tsn_r50(num_classes: int, frames: int, **options) -> ResNet2d:
+    """TSN, ResNet-50: frames classified independently, logits averaged (IBM study)."""
+    return build_ibm_resnet(num_classes, frames, name="tsn_r50", depth=50, tam=False, **options)
+
+
+@register("tsn_r101", family="TSN", backbone="resnet-101", options=IBM_OPTIONS, imagenet="resnet101")
+def tsn_r101(num_classes: int, frames: int, **options) -> ResNet2d:
+    """TSN, ResNet-101: frames classified independently, logits averaged (IBM study)."""
+    return build_ibm_resnet(num_classes, frames, name="tsn_r101", depth=101, tam=False, **options)
+
+
+@register("tsn_r152", family="TSN", backbone="resnet-152", options=IBM_OPTIONS, imagenet="resnet152")
+def tsn_r152(num_classes: int, frames: int, **options) -> ResNet2d:
+    """TSN, ResNet-152: frames classified independently, logits averaged (IBM study)."""
+    return build_ibm_resnet(num_classes, frames, name="tsn_r152", depth=152, tam=False, **options)
+
+
+@register("tam_r18", family="TAM", backbone="resnet-18", options=IBM_OPTIONS + TAM_OPTIONS, imagenet="resnet18")
+def tam_r18(num_classes: int, frames: int, **options) -> ResNet2d:
+    """TAM-ResNet-18: a TAM at the start of every residual branch (IBM study)."""
+    return build_ibm_resnet(num_classes, frames, name="tam_r18", depth=18, tam=True, **options)
+
+
+@register("tam_r34", family="TAM", backbone="resnet-34", options=IBM_OPTIONS + TAM_OPTIONS, imagenet="resnet34")
+def tam_r34(num_classes: int, frames: int, **options) -> ResNet2d:
+    """TAM-ResNet-34: a TAM at the start of every residual branch (IBM study)."""
+    return build_ibm_resnet(num_classes, frames, name="tam_r34", depth=34, tam=True, **options)
+
+
+@register("tam_r50", family="TAM", backbone="resnet-50", options=IBM_OPTIONS + TAM_OPTIONS, imagenet="resnet50")
+def tam_r50(num_classes: int, frames: int, **options) -> ResNet2d:
+    """TAM-ResNet-50: a TAM at the start of every residual branch (IBM study)."""
+    return build_ibm_resnet(num_classes, frames, name="tam_r50", depth=50, tam=True, **options)
+
+
+@register("tam_r101", family="TAM", backbone="resnet-101", options=IBM_OPTIONS + TAM_OPTIONS, imagenet="resnet101")
+def tam_r101(num_classes: int, frames: int, **options) -> ResNet2d:
+    """TAM-ResNet-101: a TAM at the start of every residual branch (IBM study)."""
+    return build_ibm_resnet(num_classes, frames, name="tam_r101", depth=101, tam=True, **options)
+
+
+@register("tam_r152", family="TAM", backbone="resnet-152", options=IBM_OPTIONS + TAM_OPTIONS, imagenet="resnet152")
+def tam_r152(num_classes: int, frames: int, **options) -> ResNet2d:
+    """TAM-ResNet-152: a TAM at the start of every residual branch (IBM study)."""
+    return build_ibm_resnet(num_classes, frames, name="tam_r152", depth=152, tam=True, **options)
 
 
 # --- MMAction2: TSN-R50 and TSM-R50 (spec mmaction-benchmark.md 1.1, 1.3) -------------------------------------------
 
-def _init_fc(fc: nn.Linear, std: float) -> None:
-    nn.init.normal_(fc.weight, std=std)
-    nn.init.zeros_(fc.bias)
-
-
-@register("mmaction_tsn_r50", family="TSN", backbone="resnet-50", source="mmaction", mean=MMACTION_MEAN,
-          std=MMACTION_STD, imagenet="resnet50")
-def build_mmaction_tsn_r50(num_classes: int, frames: int) -> ResNet2d:
+@register("mmaction_tsn_r50", family="TSN", backbone="resnet-50", imagenet="resnet50", **MMACTION_ENTRY)
+def mmaction_tsn_r50(num_classes: int, frames: int) -> ResNet2d:
     """MMAction2's TSN-R50: segment features averaged before the FC; dropout 0.4; FC init std 0.01."""
-    model = ResNet2d(50, num_classes, frames, dropout=0.4, consensus="features")
-    _init_fc(model.fc, 0.01)
-    return model
+    return ResNet2d(50, num_classes, frames, dropout=0.4, consensus="features", fc_std=0.01)
 
 
-@register("mmaction_tsm_r50", family="TSM", backbone="resnet-50", source="mmaction", mean=MMACTION_MEAN,
-          std=MMACTION_STD, imagenet="resnet50")
-def build_mmaction_tsm_r50(num_classes: int, frames: int) -> ResNet2d:
+@register("mmaction_tsm_r50", family="TSM", backbone="resnet-50", imagenet="resnet50", **MMACTION_ENTRY)
+def mmaction_tsm_r50(num_classes: int, frames: int) -> ResNet2d:
     """MMAction2's TSM-R50: temporal shift (1/8 forward, 1/8 backward) on every residual branch; logits averaged;
     dropout 0.5; FC init std 0.001."""
-    model = ResNet2d(50, num_classes, frames, temporal=lambda channels, stage_frames: TemporalShift(stage_frames, 8))
-    _init_fc(model.fc, 0.001)
-    return model
+    return ResNet2d(50, num_classes, frames, temporal=lambda channels, stage_frames: TemporalShift(stage_frames, 8),
+                    fc_std=0.001)

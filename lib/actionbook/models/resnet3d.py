@@ -10,20 +10,21 @@ weights map onto them by name (pretrained.py). The temporal half of a split conv
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from functools import partial
 
 import torch
 from torch import nn
 
-from actionbook.errors import ConfigError
 from actionbook.models.common import (
+    IBM_OPTIONS,
+    PooledHead,
     ReferenceSyncBatchNorm3d,
-    TemporalLogitHead,
+    TemporalHead3d,
     check_clip,
-    check_frames,
-    check_temporal_pooling,
+    check_ibm_options,
+    check_min_frames,
+    kaiming_init,
 )
-from actionbook.models.registry import MMACTION_MEAN, MMACTION_STD, register
+from actionbook.models.registry import MMACTION_ENTRY, register
 
 
 @dataclass(frozen=True)
@@ -239,86 +240,106 @@ class ResNet3d(nn.Module):
         return self.head(self.features(x))
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# Heads and initialisation shared by the 3D families
-
-
-class TemporalHead3d(TemporalLogitHead):
-    """IBM's 3D head: spatial average pool to (N, F, T'), then dropout + FC per temporal position, mean of logits."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(x.mean(dim=(3, 4)))
-
-
-class PooledHead(nn.Module):
-    """MMAction2's I3DHead / SlowFastHead: 3D global average pool of each pathway, concatenated; dropout; FC."""
-
-    def __init__(self, in_features: int, num_classes: int, dropout: float = 0.5):
-        super().__init__()
-        self.pool = nn.AdaptiveAvgPool3d(1)  # a module, not a mean, so module-hook FLOP counters see it as mmcv did
-        self.dropout = nn.Dropout(dropout)
-        self.fc = nn.Linear(in_features, num_classes)
-
-    def forward(self, *maps: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.dropout(torch.cat([self.pool(m).flatten(1) for m in maps], dim=1)))
-
-
-def init_3d(model: nn.Module, fc_std: float, zero_init_residual: bool = False) -> None:
-    """Conv3d kaiming-normal (fan_out, relu), biases 0; BN weight 1, bias 0; FC N(0, fc_std^2), bias 0.
-
-    zero_init_residual (MMAction2's SlowOnly/SlowFast default) starts every block's last BN at 0, so each residual
-    branch starts as the identity.
-    """
+def zero_init_residual(model: nn.Module) -> None:
+    """Start every block's last BN at 0, so that each residual branch starts as the identity (MMAction2's SlowOnly and
+    SlowFast default)."""
     for m in model.modules():
-        if isinstance(m, nn.Conv3d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm3d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.Linear):
-            nn.init.normal_(m.weight, 0.0, fc_std)
-            nn.init.zeros_(m.bias)
-    if zero_init_residual:
-        for m in model.modules():
-            if isinstance(m, BasicBlock3d | Bottleneck3d):
-                nn.init.zeros_(m.last_bn.weight)
-
-
-def check_min_frames(name: str, frames: int, minimum: int, why: str) -> None:
-    if frames < minimum:
-        raise ConfigError(f"model {name!r} cannot take frames={frames}: {why} (use at least {minimum})")
+        if isinstance(m, BasicBlock3d | Bottleneck3d):
+            nn.init.zeros_(m.last_bn.weight)
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # IBM: I3D-ResNet and S3D-ResNet (spec ibm-study 4.3, 4.4)
 
-def _ibm_resnet3d(name: str, depth: int, split: bool, num_classes: int, frames: int, temporal_pooling: str = "none",
-                  dropout: float = 0.5, dw_t_conv: bool = False) -> ResNet3d:
-    if check_temporal_pooling(temporal_pooling) != "none":
-        check_frames(name, frames, 8, "temporal striding halves T in layer2, layer3 and layer4")
+def build_ibm_resnet3d(num_classes: int, frames: int, *, name: str, depth: int, split: bool,
+                       temporal_pooling: str = "none", dropout: float = 0.5, dw_t_conv: bool = False) -> ResNet3d:
+    check_ibm_options(name, frames, temporal_pooling, dropout,
+                      "temporal striding halves T in layer2, layer3 and layer4")
     ts = 1 if temporal_pooling == "none" else 2
     spec = ResNet3dSpec(depth, t_strides=(1, ts, ts, ts), split=replace(S3D, depthwise=dw_t_conv) if split else None)
     model = ResNet3d(spec, TemporalHead3d(spec.out_channels, num_classes, dropout), frames)
-    init_3d(model, fc_std=0.001)
+    kaiming_init(model, fc_std=0.001)
     return model
 
 
-def _register_ibm_resnet3d(kind: str, depth: int) -> None:
-    name = f"{kind}_r{depth}"
-    split = kind == "s3d"
-    what = "every 3x3 split into 1x3x3 + 3x1x1 of the same width" if split else "every 3x3 inflated to 3x3x3"
-    register(name, family=kind.upper(), backbone=f"resnet-{depth}",
-             options=("temporal_pooling", "dropout") + (("dw_t_conv",) if split else ()),
-             imagenet=f"resnet{depth}", inflation="repeat",
-             doc=f"IBM {kind.upper()}-ResNet-{depth}: 3x7x7 stem, {what}; temporal_pooling != 'none' strides T by 2 "
-                 "in the first block of layer2/3/4 (conv and shortcut).")(partial(_ibm_resnet3d, name, depth, split))
+@register("i3d_r18", family="I3D", backbone="resnet-18", options=IBM_OPTIONS, imagenet="resnet18",
+          inflation="repeat")
+def i3d_r18(num_classes: int, frames: int, **options) -> ResNet3d:
+    """IBM I3D-ResNet-18: 3x7x7 stem, every 3x3 inflated to 3x3x3; \
+temporal_pooling != 'none' strides T by 2 in the first block of layer2/3/4 (conv and shortcut)."""
+    return build_ibm_resnet3d(num_classes, frames, name="i3d_r18", depth=18, split=False, **options)
 
 
-for _kind in ("i3d", "s3d"):
-    for _depth in DEPTHS:
-        _register_ibm_resnet3d(_kind, _depth)
+@register("i3d_r34", family="I3D", backbone="resnet-34", options=IBM_OPTIONS, imagenet="resnet34",
+          inflation="repeat")
+def i3d_r34(num_classes: int, frames: int, **options) -> ResNet3d:
+    """IBM I3D-ResNet-34: 3x7x7 stem, every 3x3 inflated to 3x3x3; \
+temporal_pooling != 'none' strides T by 2 in the first block of layer2/3/4 (conv and shortcut)."""
+    return build_ibm_resnet3d(num_classes, frames, name="i3d_r34", depth=34, split=False, **options)
+
+
+@register("i3d_r50", family="I3D", backbone="resnet-50", options=IBM_OPTIONS, imagenet="resnet50",
+          inflation="repeat")
+def i3d_r50(num_classes: int, frames: int, **options) -> ResNet3d:
+    """IBM I3D-ResNet-50: 3x7x7 stem, every 3x3 inflated to 3x3x3; \
+temporal_pooling != 'none' strides T by 2 in the first block of layer2/3/4 (conv and shortcut)."""
+    return build_ibm_resnet3d(num_classes, frames, name="i3d_r50", depth=50, split=False, **options)
+
+
+@register("i3d_r101", family="I3D", backbone="resnet-101", options=IBM_OPTIONS, imagenet="resnet101",
+          inflation="repeat")
+def i3d_r101(num_classes: int, frames: int, **options) -> ResNet3d:
+    """IBM I3D-ResNet-101: 3x7x7 stem, every 3x3 inflated to 3x3x3; \
+temporal_pooling != 'none' strides T by 2 in the first block of layer2/3/4 (conv and shortcut)."""
+    return build_ibm_resnet3d(num_classes, frames, name="i3d_r101", depth=101, split=False, **options)
+
+
+@register("i3d_r152", family="I3D", backbone="resnet-152", options=IBM_OPTIONS, imagenet="resnet152",
+          inflation="repeat")
+def i3d_r152(num_classes: int, frames: int, **options) -> ResNet3d:
+    """IBM I3D-ResNet-152: 3x7x7 stem, every 3x3 inflated to 3x3x3; \
+temporal_pooling != 'none' strides T by 2 in the first block of layer2/3/4 (conv and shortcut)."""
+    return build_ibm_resnet3d(num_classes, frames, name="i3d_r152", depth=152, split=False, **options)
+
+
+@register("s3d_r18", family="S3D", backbone="resnet-18", options=IBM_OPTIONS + ("dw_t_conv",), imagenet="resnet18",
+          inflation="repeat")
+def s3d_r18(num_classes: int, frames: int, **options) -> ResNet3d:
+    """IBM S3D-ResNet-18: 3x7x7 stem, every 3x3 split into 1x3x3 + 3x1x1 of the same width; \
+temporal_pooling != 'none' strides T by 2 in the first block of layer2/3/4 (conv and shortcut)."""
+    return build_ibm_resnet3d(num_classes, frames, name="s3d_r18", depth=18, split=True, **options)
+
+
+@register("s3d_r34", family="S3D", backbone="resnet-34", options=IBM_OPTIONS + ("dw_t_conv",), imagenet="resnet34",
+          inflation="repeat")
+def s3d_r34(num_classes: int, frames: int, **options) -> ResNet3d:
+    """IBM S3D-ResNet-34: 3x7x7 stem, every 3x3 split into 1x3x3 + 3x1x1 of the same width; \
+temporal_pooling != 'none' strides T by 2 in the first block of layer2/3/4 (conv and shortcut)."""
+    return build_ibm_resnet3d(num_classes, frames, name="s3d_r34", depth=34, split=True, **options)
+
+
+@register("s3d_r50", family="S3D", backbone="resnet-50", options=IBM_OPTIONS + ("dw_t_conv",), imagenet="resnet50",
+          inflation="repeat")
+def s3d_r50(num_classes: int, frames: int, **options) -> ResNet3d:
+    """IBM S3D-ResNet-50: 3x7x7 stem, every 3x3 split into 1x3x3 + 3x1x1 of the same width; \
+temporal_pooling != 'none' strides T by 2 in the first block of layer2/3/4 (conv and shortcut)."""
+    return build_ibm_resnet3d(num_classes, frames, name="s3d_r50", depth=50, split=True, **options)
+
+
+@register("s3d_r101", family="S3D", backbone="resnet-101", options=IBM_OPTIONS + ("dw_t_conv",), imagenet="resnet101",
+          inflation="repeat")
+def s3d_r101(num_classes: int, frames: int, **options) -> ResNet3d:
+    """IBM S3D-ResNet-101: 3x7x7 stem, every 3x3 split into 1x3x3 + 3x1x1 of the same width; \
+temporal_pooling != 'none' strides T by 2 in the first block of layer2/3/4 (conv and shortcut)."""
+    return build_ibm_resnet3d(num_classes, frames, name="s3d_r101", depth=101, split=True, **options)
+
+
+@register("s3d_r152", family="S3D", backbone="resnet-152", options=IBM_OPTIONS + ("dw_t_conv",), imagenet="resnet152",
+          inflation="repeat")
+def s3d_r152(num_classes: int, frames: int, **options) -> ResNet3d:
+    """IBM S3D-ResNet-152: 3x7x7 stem, every 3x3 split into 1x3x3 + 3x1x1 of the same width; \
+temporal_pooling != 'none' strides T by 2 in the first block of layer2/3/4 (conv and shortcut)."""
+    return build_ibm_resnet3d(num_classes, frames, name="s3d_r152", depth=152, split=True, **options)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -339,41 +360,41 @@ MMACTION_RESNET3D = {
 }
 
 
-def _mmaction_resnet3d(key: str, num_classes: int, frames: int, zero_init_residual: bool) -> ResNet3d:
+def build_mmaction_resnet3d(key: str, num_classes: int, frames: int, zero_residuals: bool) -> ResNet3d:
     spec = MMACTION_RESNET3D[key]
     model = ResNet3d(spec, PooledHead(spec.out_channels, num_classes), frames)
-    init_3d(model, fc_std=0.01, zero_init_residual=zero_init_residual)
+    kaiming_init(model, fc_std=0.01)
+    if zero_residuals:
+        zero_init_residual(model)
     return model
 
 
-_MM = dict(mean=MMACTION_MEAN, std=MMACTION_STD, source="mmaction")
-
-
-@register("mmaction_i3d_r50", family="I3D", backbone="resnet-50", imagenet="resnet50", inflation="mean", **_MM)
+@register("mmaction_i3d_r50", family="I3D", backbone="resnet-50", imagenet="resnet50", inflation="mean",
+          **MMACTION_ENTRY)
 def mmaction_i3d_r50(num_classes: int, frames: int) -> ResNet3d:
     """MMAction2 I3D-R50 (32x2x1): 5x7x7 stem (stride 2 in T), 3x1x1-inflated alternate bottlenecks, pool2;
     ImageNet kernels inflated as copy / k_t."""
     check_min_frames("mmaction_i3d_r50", frames, 5, "conv1, pool1 and pool2 each halve T")
-    return _mmaction_resnet3d("i3d_r50", num_classes, frames, zero_init_residual=False)
+    return build_mmaction_resnet3d("i3d_r50", num_classes, frames, zero_residuals=False)
 
 
 @register("mmaction_i3d_r50_heavy", family="I3D", backbone="resnet-50", imagenet="resnet50", inflation="mean",
-          **_MM)
+          **MMACTION_ENTRY)
 def mmaction_i3d_r50_heavy(num_classes: int, frames: int) -> ResNet3d:
     """MMAction2 "heavy" I3D-R50: all 16 bottlenecks 3x1x1-inflated, no temporal stride before pool2."""
     check_min_frames("mmaction_i3d_r50_heavy", frames, 2, "pool2 halves T")
-    return _mmaction_resnet3d("i3d_r50_heavy", num_classes, frames, zero_init_residual=False)
+    return build_mmaction_resnet3d("i3d_r50_heavy", num_classes, frames, zero_residuals=False)
 
 
-@register("mmaction_slowonly_r50", family="SlowOnly", backbone="resnet-50", **_MM)
+@register("mmaction_slowonly_r50", family="SlowOnly", backbone="resnet-50", **MMACTION_ENTRY)
 def mmaction_slowonly_r50(num_classes: int, frames: int) -> ResNet3d:
     """MMAction2 SlowOnly-R50 (4x16x1 / 8x8x1 by the frame count): 1x7x7 stem, res4/res5 3x1x1-inflated, T constant;
     trained from scratch with zero-initialised residual branches."""
-    return _mmaction_resnet3d("slowonly_r50", num_classes, frames, zero_init_residual=True)
+    return build_mmaction_resnet3d("slowonly_r50", num_classes, frames, zero_residuals=True)
 
 
-@register("mmaction_r2plus1d_r34", family="R(2+1)D", backbone="resnet-34", **_MM)
+@register("mmaction_r2plus1d_r34", family="R(2+1)D", backbone="resnet-34", **MMACTION_ENTRY)
 def mmaction_r2plus1d_r34(num_classes: int, frames: int) -> ResNet3d:
     """MMAction2 R(2+1)D-R34: every conv a 1xkxk -> M -> kx1x1 pair (factorised shortcuts too), BN eps 1e-3 after
     each pair (SyncBN upstream), T halved in res3-res5; trained from scratch."""
-    return _mmaction_resnet3d("r2plus1d_r34", num_classes, frames, zero_init_residual=False)
+    return build_mmaction_resnet3d("r2plus1d_r34", num_classes, frames, zero_residuals=False)

@@ -14,9 +14,9 @@ import torch
 from torch import nn
 
 from actionbook.errors import ConfigError
-from actionbook.models.common import check_clip, check_frames
-from actionbook.models.registry import MMACTION_MEAN, MMACTION_STD, register
-from actionbook.models.resnet3d import MMACTION_RESNET3D, PooledHead, ResNet3d, ResNet3dSpec, init_3d
+from actionbook.models.common import PooledHead, check_clip, check_frames, kaiming_init
+from actionbook.models.registry import MMACTION_ENTRY, register
+from actionbook.models.resnet3d import MMACTION_RESNET3D, ResNet3d, ResNet3dSpec, zero_init_residual
 
 FAST_CHANNELS = 8  # base width of the fast pathway (beta = 1/8)
 # Inputs of the four laterals: the fast stem (8) and fast res2, res3, res4 (4x the stage width). The slow pathway
@@ -37,7 +37,8 @@ class SlowFast(nn.Module):
             nn.Conv3d(c, 2 * c, (lateral_kernel, 1, 1), (alpha, 1, 1), ((lateral_kernel - 1) // 2, 0, 0), bias=False)
             for c in LATERAL_IN)
         self.head = PooledHead(SLOW.out_channels + FAST.out_channels, num_classes)
-        init_3d(self, fc_std=0.01, zero_init_residual=True)
+        kaiming_init(self, fc_std=0.01)
+        zero_init_residual(self)
 
     def features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The last maps of the slow and the fast pathway."""
@@ -60,16 +61,16 @@ def _slowfast(name: str, num_classes: int, frames: int, alpha: int, lateral_kern
     return SlowFast(num_classes, frames, alpha, lateral_kernel)
 
 
-_MM = dict(family="SlowFast", backbone="resnet-50", mean=MMACTION_MEAN, std=MMACTION_STD, source="mmaction")
+_SLOWFAST = dict(family="SlowFast", backbone="resnet-50", **MMACTION_ENTRY)
 
 
-@register("mmaction_slowfast_r50_4x16", **_MM)
+@register("mmaction_slowfast_r50_4x16", **_SLOWFAST)
 def mmaction_slowfast_r50_4x16(num_classes: int, frames: int) -> SlowFast:
     """MMAction2 SlowFast-R50 4x16x1: 32-frame clip, slow pathway every 8th frame (alpha 8), lateral kernel 5."""
     return _slowfast("mmaction_slowfast_r50_4x16", num_classes, frames, alpha=8, lateral_kernel=5)
 
 
-@register("mmaction_slowfast_r50_8x8", options=("lateral_kernel",), **_MM)
+@register("mmaction_slowfast_r50_8x8", options=("lateral_kernel",), **_SLOWFAST)
 def mmaction_slowfast_r50_8x8(num_classes: int, frames: int, lateral_kernel: int = 7) -> SlowFast:
     """MMAction2 SlowFast-R50 8x8x1: 32-frame clip, slow pathway every 4th frame (alpha 4). lateral_kernel 7 is the
     published config (34,565,560 params); 5 reproduces the 2020-07-01 config the first speed table ran."""

@@ -9,6 +9,8 @@ Conv3d here: one op, and every counter that counts Conv3d layers counts its B*C*
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -17,6 +19,7 @@ from torch import nn
 from actionbook.errors import ConfigError
 
 BLENDING_METHODS = ("sum", "max")
+TAM_OPTIONS = ("blending_frames", "blending_method", "dw_conv")  # the options a TAM model takes on top of IBM's
 
 
 class TAM(nn.Conv3d):
@@ -62,6 +65,13 @@ class TAM(nn.Conv3d):
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, frames={self.frames}, blending_method={self.blending_method!r}"
+
+
+def tam_factory(blending_frames: int = 3, blending_method: str = "sum",
+                dw_conv: bool = True) -> Callable[[int, int], TAM]:
+    """(channels, frames) -> a TAM with these options: what a 2D network places at each of its TAM slots."""
+    check_tam_options(blending_frames, blending_method, dw_conv)
+    return partial(TAM, blending_frames=blending_frames, blending_method=blending_method, dw_conv=dw_conv)
 
 
 def check_tam_options(blending_frames, blending_method, dw_conv) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from actionbook.models import model_entry, model_label
+from actionbook.models import find_model, model_label
 from actionbook.paths import book_dir, runs_dir
 from actionbook.report.markdown import badge_run, escape_role, fmt_g, fmt_int, markdown_table
 from actionbook.runs import RECORD_FILE
@@ -54,7 +54,8 @@ class Run:
         """proxy (synthetic data), mmaction (a speed-table network) or ibm (a full-scale dataset)."""
         if self.dataset.startswith("synth-"):
             return "proxy"
-        return "mmaction" if model_entry(self.model).source == "mmaction" else "ibm"
+        entry = find_model(self.model)
+        return "mmaction" if entry is not None and entry.source == "mmaction" else "ibm"
 
     @property
     def docname(self) -> str | None:

@@ -1,38 +1,52 @@
-"""The full-scale chapter: what training the published rows costs."""
-# RAW MOVE (lead): imports and names to be fixed by the owner of this module.
+"""The full-scale chapter: what training the published rows would cost, from each row's FLOPs, epochs and dataset
+size, at a training throughput taken from MMAction2's published timings or from this project's speed records."""
 
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from actionbook.measure import model_complexity
+from actionbook.models import model_entry
+from actionbook.report.markdown import fmt_g, markdown_table
+from actionbook.studies.ibm import params as ibm_params
+from actionbook.studies.ibm.rows import DATASET_SIZES, published_ibm
+from actionbook.studies.mmaction.chapter import speed_hardware
+from actionbook.studies.mmaction.published import mmaction_rows
+from actionbook.studies.mmaction.settings import mmaction_setting
+
+# Effective training throughput: conv MACs of one training clip at 224 x 3 (forward + backward) x clips per
+# iteration / s per iteration, for a 2D network (TSN) and a 3D one (I3D). The published timings (8x V100, fp32,
+# 2020) and this project's `train` records both include data loading, as a real training run does.
 FWD_BWD_FACTOR = 3.0
 
 
 @dataclass(frozen=True)
 class Throughput:
+    """An effective training rate and where it comes from."""
+
     label: str
     macs_per_s: float  # effective multiply-accumulates per second per device, training (fwd+bwd)
     hardware: str
     source: str
 
 
-def published_throughputs(mm_zoo: pd.DataFrame | None = None) -> dict[str, Throughput]:
+# The MMAction2 settings whose published timings give the 2D and the 3D throughput.
+THROUGHPUT_SETTINGS = (("2D", "tsn_r50_1x1x3_100e_kinetics400_rgb"), ("3D", "i3d_r50_32x2x1_100e_kinetics400_rgb"))
+
+
+def published_throughputs() -> dict[str, Throughput]:
     """Effective V100 training throughput for 2D and 3D networks, from the published MMAction2 timings."""
-    from actionbook.published.mmaction_settings import MMACTION_SETTINGS
-
-    macs = {}
-    if mm_zoo is not None:
-        macs = dict(zip(mm_zoo["setting"], mm_zoo["train_clip_conv_macs_224"]))
-    else:
-        from actionbook.measure import model_complexity
-
-        for s in MMACTION_SETTINGS:
-            if s.setting in ("tsn_r50_1x1x3_100e_kinetics400_rgb", "i3d_r50_32x2x1_100e_kinetics400_rgb"):
-                macs[s.setting] = model_complexity(s.model, 400, s.frames, 224, **dict(s.options))["conv_macs"]
-    batch = {s.setting: s.batch_per_gpu for s in MMACTION_SETTINGS}
     times = {r.setting: r.iter_time for r in mmaction_rows() if r.framework == "mmaction-lite" and r.iter_time}
     out = {}
-    for kind, setting in (("2D", "tsn_r50_1x1x3_100e_kinetics400_rgb"), ("3D", "i3d_r50_32x2x1_100e_kinetics400_rgb")):
-        rate = FWD_BWD_FACTOR * macs[setting] * batch[setting] / times[setting]
+    for kind, setting in THROUGHPUT_SETTINGS:
+        s = mmaction_setting(setting)
+        macs = model_complexity(s.model, 400, s.frames, 224, **dict(s.options))["conv_macs"]
+        rate = FWD_BWD_FACTOR * macs * s.batch_per_gpu / times[setting]
         out[kind] = Throughput(kind, rate, "1x V100 32GB (fp32)",
-                               f"MMAction2's {setting}: {FWD_BWD_FACTOR:g} x {macs[setting] / 1e9:.2f} G conv MACs "
-                               f"x {batch[setting]} clips / {times[setting]} s per iteration")
+                               f"MMAction2's {setting}: {FWD_BWD_FACTOR:g} x {macs / 1e9:.2f} G conv MACs "
+                               f"x {s.batch_per_gpu} clips / {times[setting]} s per iteration")
     return out
 
 
@@ -57,7 +71,8 @@ def measured_throughputs(records: list[dict]) -> dict[str, dict[str, Throughput]
 
 
 def is_3d(model: str) -> bool:
-    return family(model) in ("I3D", "S3D")
+    """Whether a row's model takes the 3D throughput (I3D, S3D) rather than the 2D one (TSN, TAM)."""
+    return model_entry(model).family in ("I3D", "S3D")
 
 
 def compute_estimates(throughput: dict[str, Throughput], published: pd.DataFrame | None = None,
@@ -80,10 +95,12 @@ def compute_estimates(throughput: dict[str, Throughput], published: pd.DataFrame
 
 
 def command_for(row: str) -> str:
-    return f"actionbook run params/ibm/{row}.yaml"
+    """The command that trains a row at full scale (its params file)."""
+    return f"actionbook run params/{ibm_params.FOLDER}/{row}.yaml"
 
 
 def full_scale_markdown(est: pd.DataFrame, gpus: int = 8) -> str:
+    """The estimates, one line per row, with the command that would run it."""
     lines = []
     for r in est.to_dict("records"):
         lines.append({
@@ -97,5 +114,3 @@ def full_scale_markdown(est: pd.DataFrame, gpus: int = 8) -> str:
             f"Days on {gpus} GPUs": f"{r['days_on_gpus']:.1f}",
         })
     return markdown_table(pd.DataFrame(lines))
-
-

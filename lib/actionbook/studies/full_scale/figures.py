@@ -1,5 +1,13 @@
-"""The full-scale chapter's figure."""
-# RAW MOVE (lead): imports and names to be fixed by the owner of this module.
+"""The full-scale chapter's figure: estimated days per row, by dataset."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from actionbook.report.style import LABEL_COLOURS
+from actionbook.studies.ibm.rows import SECTION_SHORT, SECTIONS
+
 
 def compute_bars(estimates: pd.DataFrame, gpus: int = 8) -> plt.Figure:
     """Estimated days per row on `gpus` V100-equivalent GPUs, by dataset."""

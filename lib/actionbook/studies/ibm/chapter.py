@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from actionbook.models import model_entry
+from actionbook.models import find_model, model_entry
 from actionbook.report.catalog import Run, load_runs
 from actionbook.report.markdown import badge, markdown_table, missing
 from actionbook.studies.ibm.rows import REAL_DATASETS, SECTION_SHORT, SECTIONS, SYNTHETIC_TWIN, published_ibm
@@ -27,9 +27,9 @@ def _same_model(exp: dict, row: dict) -> bool:
 def same_kind(model: str, row_model: str) -> bool:
     """A proxy model stands in for a row's model when both are IBM-study models of the same family and backbone
     kind (ResNet of any depth for ResNet-50: the proxy study trains smaller backbones at CPU scale)."""
-    if not model:
+    mine, theirs = find_model(model), model_entry(row_model)
+    if mine is None:  # no model, or one this registry no longer knows
         return False
-    mine, theirs = model_entry(model), model_entry(row_model)
     return (mine.source == theirs.source and mine.family == theirs.family
             and mine.backbone.split("-")[0] == theirs.backbone.split("-")[0])
 

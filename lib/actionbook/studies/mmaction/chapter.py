@@ -1,19 +1,29 @@
-"""The speed chapter: the published speed table beside this project's speed records."""
-# RAW MOVE (lead): imports and names to be fixed by the owner of this module.
+"""The speed chapter and the tables of `actionbook bench`: the published speed table beside this project's speed
+records (book/records/speed, one JSON per setting/device/variant)."""
 
-PUBLISHED_SPEED_HARDWARE = "8x V100 32GB, PyTorch 1.4, fp32 (2020)"
-# (seed table's Model cell, Setting cell) -> benchmark case of actionbook.measure.speed, for the cells that are not
-# an MMAction2 config name
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from actionbook.errors import ConfigError
+from actionbook.measure.speed import load_records, record_name
+from actionbook.paths import speed_records_dir
+from actionbook.report.markdown import fmt_int, fmt_time, markdown_table, missing
+from actionbook.report.provenance import VERSION_KEYS
+from actionbook.studies.mmaction.cases import CASE_KEYS, PUBLISHED, bench_case, resolve_settings
+from actionbook.studies.mmaction.published import mmaction_rows
+
+# (seed table's Model cell, Setting cell) -> benchmark case, for the cells that are not an MMAction2 config name
 _SEED_CASES = {("Slowfast", "4x16x1(video)"): "slowfast_4x16", ("Slowfast", "8x8x1(video)"): "slowfast_8x8",
                ("Slowonly", "4x16x1(video)"): "slowonly_4x16", ("Slowonly", "8x8x1(video)"): "slowonly_8x8",
                ("R(2+1)D", "32x2x1(frame)"): "r2plus1d_32x2", ("R(2+1)D", "8x8x1(frame)"): "r2plus1d_8x8"}
+_CASE_ORDER = {k: i for i, k in enumerate(CASE_KEYS)}
 
 
 def seed_case(model: str, setting: str) -> str | None:
     """The benchmark case (tsn, i3d_fast, slowfast_4x16, ...) a row of the seed speed table stands for."""
-    from actionbook.errors import ConfigError
-    from actionbook.measure.speed import resolve_settings
-
     if (model, setting) in _SEED_CASES:
         return _SEED_CASES[(model, setting)]
     for name in (setting, setting.replace("_100e_", "_50e_")):  # the seed writes TSM's config as _100e_
@@ -25,10 +35,8 @@ def seed_case(model: str, setting: str) -> str | None:
 
 
 def load_speed(folder: str | Path | None = None) -> list[dict]:
-    """The speed records (one JSON per setting/device/variant) under book/records/speed."""
-    from actionbook.measure.speed import load_records
-
-    folder = Path(folder) if folder is not None else speed_dir()
+    """The speed records under `folder` (default: the book's records/speed)."""
+    folder = Path(folder) if folder is not None else speed_records_dir()
     return load_records(folder) if folder.is_dir() else []
 
 
@@ -42,17 +50,130 @@ def speed_hardware(record: dict) -> str:
     return name if "thread" in name else f"CPU: {name} ({threads} threads)"
 
 
+# ---- the tables as rows -------------------------------------------------------------------------------------------
+
+def speed_table(records: list[dict], device: str | None = None) -> list[dict]:
+    """The table's rows: the `train` variant (loader included) of every case, beside its compute-only time."""
+    compute = {(r["case"], r["device"]): r for r in records if r["variant"] == "compute"}
+    rows = []
+    for r in records:
+        if r["variant"] != "train" or (device and r["device"] != device):
+            continue
+        c = compute.get((r["case"], r["device"]))
+        mmaction = next((p for p in r["published"] if p["framework"] == "mmaction-lite"), None)
+        rows.append({
+            "case": r["case"], "setting": r["setting"], "device": r["device"], "batch": r["input"]["batch"],
+            "input_size": r["input"]["input_size"], "mean": r["time"]["mean"], "std": r["time"]["std"],
+            "median": r["time"]["median"], "n": r["time"]["n"], "skipped": r["time"]["skipped"],
+            "data_share": (r["data"] or {}).get("data_share"), "memory_mib": r["memory"]["mib"],
+            "memory_kind": r["memory"]["kind"].split(" (")[0], "mfu": r["mfu"]["mfu"],
+            "compute_mean": c["time"]["mean"] if c else None, "compute_mfu": c["mfu"]["mfu"] if c else None,
+            "published_s_iter": mmaction["s_iter"] if mmaction else None,
+            "published_memory_mib": mmaction["memory_mib"] if mmaction else None,
+        })
+    return sorted(rows, key=lambda row: (row["device"], _CASE_ORDER.get(row["case"], 99)))
+
+
+def ratio_table(records: list[dict], device: str | None = None) -> list[dict]:
+    """One row per compared variant (impl-*, opt-*): its s/iter against the eager-fp32 run of this project's model
+    measured interleaved with it (kept in the record's `compared_to`).
+
+    `ratio` = variant / ours-eager (options: < 1 means the option helps); `ours_over_theirs` = ours-eager / theirs
+    for other implementations (< 1 means ours is faster). Memory is each runner's own, of the case's kind."""
+    rows = []
+    for r in records:
+        if (device and r["device"] != device) or not r["variant"].startswith(("impl-", "opt-")):
+            continue
+        base = (r.get("compared_to") or {}).get("baseline")
+        if base is None:
+            continue
+        ratio = r["time"]["mean"] / base["mean"]
+        rows.append({
+            "case": r["case"], "device": r["device"], "variant": r["variant"], "implementation": r["implementation"],
+            "options": r["options"]["label"], "mean": r["time"]["mean"], "std": r["time"]["std"],
+            "ours_mean": base["mean"], "ours_std": base["std"], "ratio": ratio,
+            "ratio_paired": r["compared_to"].get("ratio_paired_median"),
+            "ours_over_theirs": 1 / ratio if r["variant"].startswith("impl-") else None,
+            "memory_mib": r["memory"]["mib"], "ours_memory_mib": base["memory_mib"],
+            "params": r["params"], "ours_params": base["params"], "mfu": r["mfu"]["mfu"], "ours_mfu": base["mfu"],
+        })
+    return sorted(rows, key=lambda row: (row["device"], _CASE_ORDER.get(row["case"], 99), row["variant"]))
+
+
+def fastest_table(records: list[dict], device: str | None = None) -> list[dict]:
+    """Per case: this project's model at its fastest (eager fp32 or the best option measured) against the fastest
+    other implementation of the same network in eager fp32, from one interleaved run.
+
+    `ours_best_over_fastest_other` < 1 means ours (with its best option) is the fastest measured."""
+    by_case: dict[tuple[str, str], list[dict]] = {}
+    for row in ratio_table(records, device):
+        by_case.setdefault((row["case"], row["device"]), []).append(row)
+    out = []
+    for (case, dev), rows in by_case.items():
+        ours = [{"variant": "compute", "options": "eager fp32", "mean": rows[0]["ours_mean"]}]
+        ours += [r for r in rows if r["variant"].startswith("opt-")]
+        others = [r for r in rows if r["variant"].startswith("impl-")]
+        best = min(ours, key=lambda r: r["mean"])
+        other = min(others, key=lambda r: r["mean"]) if others else None
+        out.append({
+            "case": case, "device": dev, "ours_eager": rows[0]["ours_mean"], "ours_best_variant": best["variant"],
+            "ours_best_options": best["options"], "ours_best": best["mean"],
+            "fastest_other": other["implementation"] if other else None,
+            "fastest_other_mean": other["mean"] if other else None,
+            "ours_eager_over_fastest_other": rows[0]["ours_mean"] / other["mean"] if other else None,
+            "ours_best_over_fastest_other": best["mean"] / other["mean"] if other else None,
+        })
+    return out
+
+
+# ---- the command's tables (every column of the rows above) ---------------------------------------------------------
+
+def _fmt(value, spec: str) -> str:
+    return "-" if missing(value) else format(value, spec)
+
+
+def format_speed_table(rows: list[dict]) -> str:
+    return markdown_table(pd.DataFrame([{
+        "case": r["case"], "device": r["device"], "batch": r["batch"], "input": r["input_size"],
+        "s/iter mean ± std": f"{r['mean']:.3f} ± {r['std']:.3f}", "median": f"{r['median']:.3f}",
+        "data share": _fmt(r["data_share"], ".0%"), "compute-only s/iter": _fmt(r["compute_mean"], ".3f"),
+        "memory (MiB)": f"{r['memory_mib']:.0f} ({r['memory_kind']})", "MFU": _fmt(r["mfu"], ".1%"),
+        "published s/iter (batch/GPU, V100)": _fmt(r["published_s_iter"], ".4g"),
+    } for r in rows]))
+
+
+def format_ratio_table(rows: list[dict]) -> str:
+    return markdown_table(pd.DataFrame([{
+        "case": r["case"], "device": r["device"], "variant": r["variant"],
+        "s/iter mean ± std": f"{r['mean']:.3f} ± {r['std']:.3f}", "ours eager fp32": f"{r['ours_mean']:.3f}",
+        "variant / ours": f"{r['ratio']:.2f}", "paired (median of rounds)": _fmt(r.get("ratio_paired"), ".2f"),
+        "ours / theirs": _fmt(r["ours_over_theirs"], ".2f"),
+        "memory MiB (ours)": f"{r['memory_mib']:.0f} ({r['ours_memory_mib']:.0f})",
+        "params (ours)": f"{_fmt(r['params'], ',')} ({_fmt(r['ours_params'], ',')})",
+    } for r in rows]))
+
+
+def format_fastest_table(rows: list[dict]) -> str:
+    return markdown_table(pd.DataFrame([{
+        "case": r["case"], "device": r["device"], "ours eager fp32": f"{r['ours_eager']:.3f}",
+        "ours best (options)": f"{r['ours_best']:.3f} ({r['ours_best_options']})",
+        "fastest other (eager fp32)": (f"{r['fastest_other_mean']:.3f} ({r['fastest_other']})"
+                                       if r["fastest_other"] else "none installed"),
+        "ours eager / other": _fmt(r["ours_eager_over_fastest_other"], ".2f"),
+        "ours best / other": _fmt(r["ours_best_over_fastest_other"], ".2f"),
+    } for r in rows]))
+
+
+# ---- the chapter ------------------------------------------------------------------------------------------------
+
 def speed_frame(records: list[dict]) -> pd.DataFrame:
     """One line per measured case and device (the `train` variant: the table's protocol, loader included)."""
-    from actionbook.measure.speed import speed_table
-
     train = {(r["case"], r["device"]): r for r in records if r.get("variant") == "train"}
     rows = []
     for row in speed_table(records):
         rec = train[(row["case"], row["device"])]
         rows.append({**row, "hardware": speed_hardware(rec), "note": rec.get("note", ""),
-                     "published_batch": rec["input"].get("published_batch"),
-                     "file": f"{rec['setting']}.{rec['device']}.{rec['variant']}.json"})
+                     "published_batch": rec["input"].get("published_batch"), "file": record_name(rec)})
     columns = ["case", "setting", "device", "hardware", "batch", "published_batch", "input_size", "mean", "std",
                "median", "n", "data_share", "memory_mib", "memory_kind", "mfu", "compute_mean", "published_s_iter",
                "published_memory_mib", "note", "file"]
@@ -61,8 +182,6 @@ def speed_frame(records: list[dict]) -> pd.DataFrame:
 
 def published_speed_cases() -> pd.DataFrame:
     """The published s/iter and memory of every benchmark case (seed table, blanks filled the same day)."""
-    from actionbook.measure.speed import CASE_KEYS, PUBLISHED
-
     rows = [{"case": case, "framework": p.framework, "s_iter": p.s_iter, "s_iter_std": p.s_iter_std,
              "memory_mib": p.memory_mib, "source": p.source}
             for case in CASE_KEYS for p in PUBLISHED.get(case, ())]
@@ -72,8 +191,6 @@ def published_speed_cases() -> pd.DataFrame:
 def speed_markdown(measured: pd.DataFrame) -> str:
     """The seed speed table row by row (blank cells filled from the same day's table, marked), each setting
     followed by this project's measurements of it with their hardware, batch and input size."""
-    from actionbook.measure.speed import PUBLISHED, bench_case
-
     lines, shown = [], set()
     for p in mmaction_rows():
         case = seed_case(p.model, p.setting)
@@ -109,8 +226,6 @@ def _measured_line(model: str, m: dict) -> dict:
 
 def speed_ratio_markdown(records: list[dict]) -> str:
     """Compute-only comparisons: speed options and other implementations against this project's eager fp32."""
-    from actionbook.measure.speed import ratio_table
-
     hardware = {(r["case"], r["device"]): speed_hardware(r) for r in records}
     lines = []
     for r in ratio_table(records):
@@ -124,15 +239,15 @@ def speed_ratio_markdown(records: list[dict]) -> str:
     return markdown_table(pd.DataFrame(lines))
 
 
-
 def speed_provenance_markdown(records: list[dict]) -> str:
+    """Where each speed record comes from: when, on what hardware and host, at which commit, with which versions."""
     lines = []
     for r in records:
         prov = r.get("provenance") or {}
         versions = prov.get("versions") or {}
         git = prov.get("git") or {}
         lines.append({
-            "Record": f"`{r['setting']}.{r['device']}.{r['variant']}.json`",
+            "Record": f"`{record_name(r)}`",
             "Created": (r.get("created") or "-")[:19],
             "Hardware": speed_hardware(r),
             "Host": prov.get("host") or "-",
@@ -142,5 +257,3 @@ def speed_provenance_markdown(records: list[dict]) -> str:
     if not lines:
         return "*No speed record yet.*"
     return markdown_table(pd.DataFrame(lines))
-
-

@@ -1,5 +1,12 @@
-"""The speed chapter's figure."""
-# RAW MOVE (lead): imports and names to be fixed by the owner of this module.
+"""The speed chapter's figure: seconds per iteration per case, one panel per hardware (report.style's colours)."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from actionbook.report.style import LABEL_COLOURS
+
 
 def speed_panels(published: pd.DataFrame, measured: pd.DataFrame) -> plt.Figure:
     """Seconds per iteration per case, one panel per hardware: the published MMAction2 numbers (8x V100, 2020;
@@ -35,5 +42,3 @@ def speed_panels(published: pd.DataFrame, measured: pd.DataFrame) -> plt.Figure:
     fig.suptitle("Training speed per case; each panel is one hardware (do not compare heights across panels)")
     fig.tight_layout()
     return fig
-
-

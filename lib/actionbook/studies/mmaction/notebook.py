@@ -1,34 +1,36 @@
-"""What notebooks/benchmark.ipynb calls."""
-# RAW MOVE (lead): imports and names to be fixed by the owner of this module.
+"""What notebooks/benchmark.ipynb calls: one setting through the speed benchmark, its run record, a table and a
+figure. Bad input raises ConfigError (the notebook shows it as one line through actionbook.notebook)."""
 
-def project_runs() -> Path:
-    from actionbook.params import project_root
+from __future__ import annotations
 
-    return project_root() / "runs"
+import time
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import torch
+
+from actionbook.errors import ConfigError
+from actionbook.report.markdown import missing
+from actionbook.runs import write_record
+from actionbook.studies.mmaction.bench import BenchPlan, run_bench
+from actionbook.studies.mmaction.cases import BenchCase, bench_case, resolve_settings
 
 
-def benchmark_setting(name: str, device: str = "cpu"):
+def benchmark_setting(name: str, device: str = "cpu") -> BenchCase:
     """The speed case of an MMAction2 setting (config name, either spelling of the fast I3D, or a case key)."""
-    from actionbook.measure.speed import bench_case, resolve_settings
-
-    with one_line_errors():
-        keys = resolve_settings([name])
-        if len(keys) != 1:
-            raise ConfigError(f"{name!r} names {len(keys)} settings; give one: {', '.join(keys)}")
-        return bench_case(keys[0], device)
+    keys = resolve_settings([name])
+    if len(keys) != 1:
+        raise ConfigError(f"{name!r} names {len(keys)} settings; give one: {', '.join(keys)}")
+    return bench_case(keys[0], device)
 
 
 def run_benchmark(setting: str, run_dir: str | Path, device: str = "auto", batch: int | None = None,
                   input_size: int | None = None, warmup: int | None = None, iters: int | None = None,
                   workers: int | None = None, compare: bool = False, options: list[str] | None = None,
                   dataset: str = "synth-kinetics", data_root: str | None = None) -> dict:
-    """Measure one setting with the speed protocol (actionbook.measure.speed); the speed records go to
-    `run_dir/speed/`, and `run_dir/record.json` sums them up (the run record the batch runner checks)."""
-    import torch
-
-    from actionbook.measure.speed import BenchPlan, resolve_settings, run_bench
-    from actionbook.report.records import write_record
-
+    """Measure one setting with the speed benchmark (run_bench); the speed records go to `run_dir/speed/`, and
+    `run_dir/record.json` sums them up (the run record the batch runner checks)."""
     run_dir = Path(run_dir)
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -36,11 +38,10 @@ def run_benchmark(setting: str, run_dir: str | Path, device: str = "auto", batch
         print(f"no data_root for {dataset}: loading clips from the synthetic Kinetics stand-in instead")
         dataset = "synth-kinetics"
     started = time.perf_counter()
-    with one_line_errors():
-        plan = BenchPlan(keys=resolve_settings([setting]), device=device, batch=batch, input_size=input_size,
-                         warmup=warmup, iters=iters, compare=compare, options=list(options or []),
-                         dataset=dataset, data_root=data_root, workers=workers, out=str(run_dir / "speed"))
-        records = run_bench(plan, progress=lambda message: print(message, flush=True))
+    plan = BenchPlan(keys=resolve_settings([setting]), device=device, batch=batch, input_size=input_size,
+                     warmup=warmup, iters=iters, compare=compare, options=list(options or []),
+                     dataset=dataset, data_root=data_root, workers=workers, out=str(run_dir / "speed"))
+    records = run_bench(plan, progress=lambda message: print(message, flush=True))
     train = next(r for r in records if r["variant"] == "train")
     published = next((p for p in train["published"] if p["framework"] == "mmaction-lite"), {})
     record = {
@@ -63,10 +64,8 @@ def run_benchmark(setting: str, run_dir: str | Path, device: str = "auto", batch
     return record
 
 
-def benchmark_table(record: dict):
+def benchmark_table(record: dict) -> pd.DataFrame:
     """Measured against published, one row per measured variant, plus the published rows of other frameworks."""
-    import pandas as pd
-
     rows = []
     for r in record["records"]:
         rows.append({"what": f"measured: {r['variant']} ({r['implementation']}, {r['options']['label']})",
@@ -80,15 +79,13 @@ def benchmark_table(record: dict):
                      "std": p.get("s_iter_std"), "memory (MiB)": p.get("memory_mib"), "MFU": None})
     table = pd.DataFrame(rows).set_index("what")
     for column in ("s/iter", "std", "MFU"):
-        table[column] = table[column].map(lambda v: "-" if v is None or v != v else f"{v:.4f}")
-    table["memory (MiB)"] = table["memory (MiB)"].map(lambda v: "-" if v is None or v != v else f"{v:,.0f}")
+        table[column] = table[column].map(lambda v: "-" if missing(v) else f"{v:.4f}")
+    table["memory (MiB)"] = table["memory (MiB)"].map(lambda v: "-" if missing(v) else f"{v:,.0f}")
     return table
 
 
-def benchmark_figure(record: dict):
+def benchmark_figure(record: dict) -> plt.Figure:
     """Per-iteration times of every measured variant (warm-up shaded), pyplot: shown inline."""
-    import matplotlib.pyplot as plt
-
     fig, ax = plt.subplots(figsize=(8, 3.5))
     for r in record["records"]:
         warm, kept = r["time"]["warmup_times"], r["time"]["times"]

@@ -1,5 +1,17 @@
-"""The params files of MMAction2's speed-table settings."""
-# RAW MOVE (lead): imports and names to be fixed by the owner of this module.
+"""The params files of MMAction2's speed-table settings: `params/mmaction/<setting>.yaml`, the full recipe of each
+setting (the MMAction2 configs of mid-2020, mmaction-benchmark spec 1) with the table's s/iter and memory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from actionbook.studies.mmaction.published import MmactionRow, mmaction_rows
+from actionbook.studies.mmaction.settings import mmaction_setting
+from actionbook.studies.paramfiles import complete, render
+
+FOLDER = "mmaction"
+
 
 @dataclass(frozen=True)
 class MmactionFile:
@@ -107,7 +119,7 @@ MMACTION_FILES: tuple[MmactionFile, ...] = (
 )
 
 
-def _table_cell(entry: MmactionFile):
+def _table_cell(entry: MmactionFile) -> MmactionRow:
     for r in mmaction_rows():
         if (r.model, r.setting, r.framework) == (entry.table_model, entry.table_setting, "mmaction-lite"):
             return r
@@ -155,6 +167,9 @@ def mmaction_params(entry: MmactionFile) -> dict[str, Any]:
         **entry.recipe,
         "notes": notes,
     }
-    return _complete(values)
+    return complete(values)
 
 
+def params_files() -> dict[str, str]:
+    """Path under params/ -> text, for every setting of the speed table."""
+    return {f"{FOLDER}/{entry.file}.yaml": render(mmaction_params(entry), __name__) for entry in MMACTION_FILES}

@@ -27,7 +27,7 @@ PAPER_FAMILY_MODELS = {"TSN": ("tsn_r50", "tsn_inception_v1"), "TAM": ("tam_r50"
 def paper_table() -> pd.DataFrame:
     """Every row of the IBM table, with `pooling` ("none" or the temporal pooling) as the proxy's runs name it."""
     table = published_ibm()
-    return table.assign(pooling=[p or "none" for p in table["temporal_pooling"]])
+    return table.assign(pooling=table["temporal_pooling"].fillna("none"))
 
 
 def paper_reference(frames: int = 16) -> pd.DataFrame:

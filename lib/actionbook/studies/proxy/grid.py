@@ -80,10 +80,9 @@ RECIPE: dict[str, Any] = {
 }
 # a mirrored "left to right" is "right to left": no flips on synth-something; appearance classes do not care
 FLIP = {"synth-something": False, "synth-kinetics": True}
-# Every params file carries this note. Its wording (an older command name included) is part of the files the
-# committed runs were made from: changing it rewrites every params file.
-NOTE = ("CPU-scale proxy on synthetic data (python -m actionbook.report.proxy params writes this file); not a "
-        "reproduction of a published number")
+# Every params file carries this note (changing it rewrites every params file, and the runner then re-runs them).
+NOTE = ("CPU-scale proxy on synthetic data (`actionbook params` writes this file); not a reproduction of a published "
+        "number")
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,20 @@ from __future__ import annotations
 import argparse
 import json
 
+from actionbook.errors import ConfigError
+from actionbook.measure.speed import OPTIONS, load_records, torch_threads
+from actionbook.paths import speed_records_dir
+from actionbook.studies.mmaction.bench import BenchPlan, run_bench
+from actionbook.studies.mmaction.cases import cases_summary, resolve_settings
+from actionbook.studies.mmaction.chapter import (
+    fastest_table,
+    format_fastest_table,
+    format_ratio_table,
+    format_speed_table,
+    ratio_table,
+    speed_table,
+)
+
 EPILOG = """\
 settings: case keys (tsn, i3d, i3d_fast, i3d_heavy, tsm, slowfast_4x16, slowfast_8x8, slowonly_4x16,
 slowonly_8x8, r2plus1d_32x2, r2plus1d_8x8), MMAction2 config names, 'seed' (the seed table's rows) or 'all'.
@@ -31,8 +45,7 @@ examples:
 
 
 def add_parser(subparsers) -> None:
-    from actionbook.measure.speed import OPTIONS, SPEED_RECORDS
-
+    records = speed_records_dir()
     parser = subparsers.add_parser(
         "bench", help="training s/iter and memory of the MMAction2 benchmark settings (MMAction2's protocol)",
         description=__doc__.splitlines()[0], epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -53,7 +66,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--data-root", help="dataset folder (required for real datasets)")
     parser.add_argument("--workers", type=int, help="loader workers (default 4 on a GPU, 1 on the CPU)")
     parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's)")
-    parser.add_argument("--out", default=str(SPEED_RECORDS), help=f"records folder (default {SPEED_RECORDS})")
+    parser.add_argument("--out", default=str(records), help=f"records folder (default {records})")
     parser.add_argument("--no-write", action="store_true", help="measure and print, write no records")
     parser.add_argument("--table", action="store_true", help="print the tables of the records in --out and stop")
     parser.add_argument("--list", action="store_true", help="list the settings and stop")
@@ -62,8 +75,6 @@ def add_parser(subparsers) -> None:
 
 
 def _option_list(value: str) -> list[str]:
-    from actionbook.measure.speed import OPTIONS
-
     if not value:
         return []
     if value == "all":
@@ -72,43 +83,38 @@ def _option_list(value: str) -> list[str]:
 
 
 def _print_tables(records: list[dict], as_json: bool) -> None:
-    from actionbook.measure import speed
-
-    table, ratios, fastest = speed.speed_table(records), speed.ratio_table(records), speed.fastest_table(records)
+    table, ratios, fastest = speed_table(records), ratio_table(records), fastest_table(records)
     if as_json:
         print(json.dumps({"speed": table, "ratios": ratios, "fastest": fastest}, indent=1))
         return
     if table:
         print("\nspeed (train variant: loader included; compute-only beside it)")
-        print(speed.format_speed_table(table))
+        print(format_speed_table(table))
     if ratios:
         print("\nside by side (compute-only, interleaved; ratio = variant / ours eager fp32)")
-        print(speed.format_ratio_table(ratios))
+        print(format_ratio_table(ratios))
     if fastest:
         print("\nours at its fastest against the fastest other implementation (same interleaved run)")
-        print(speed.format_fastest_table(fastest))
+        print(format_fastest_table(fastest))
 
 
 def cmd_bench(args) -> int:
-    from actionbook.errors import ConfigError
-    from actionbook.measure import speed
-
     if args.list:
-        for c in speed.cases_summary():
+        for c in cases_summary():
             print(f"{c['key']:15} {c['setting']:50} {'seed' if c['seed_row'] else '    '}  {c['note']}")
         return 0
     if args.table:
-        _print_tables(speed.load_records(args.out), args.json)
+        _print_tables(load_records(args.out), args.json)
         return 0
     if not args.settings:
         raise ConfigError("name at least one setting (or 'seed' / 'all'); --list shows them")
-    plan = speed.BenchPlan(
-        keys=speed.resolve_settings(args.settings), device=args.device, batch=args.batch, input_size=args.input_size,
+    plan = BenchPlan(
+        keys=resolve_settings(args.settings), device=args.device, batch=args.batch, input_size=args.input_size,
         warmup=args.warmup, iters=args.iters, compare=args.compare, options=_option_list(args.options),
         best=not args.no_best, loader=args.loader, dataset=args.dataset, data_root=args.data_root,
         workers=args.workers, out=None if args.no_write else args.out)
-    with speed.torch_threads(args.threads):
-        records = speed.run_bench(plan, progress=None if args.json else lambda msg: print(msg, flush=True))
+    with torch_threads(args.threads):
+        records = run_bench(plan, progress=None if args.json else lambda msg: print(msg, flush=True))
     if args.json:
         print(json.dumps(records, indent=1, default=str))
         return 0
