@@ -156,6 +156,7 @@ def test_train_notebook_builds_the_model_and_datasets_once(tmp_path, data_env, m
     source = nbformat.read(NOTEBOOKS / "train.ipynb", as_version=4)
     cells = [c.source for c in source.cells if c.cell_type == "code"]
     shell = InteractiveShell.instance()
+    shell.enable_gui = lambda gui=None: None  # `%matplotlib inline` in a shell without a kernel
     try:
         assert shell.run_cell(cells[0]).success  # the parameters cell, then papermill's injected values
         shell.user_ns.update(model="tsn_r18", frames=4, input_size=32, batch_size=4, epochs=2, iters_per_epoch=2,
