@@ -38,7 +38,9 @@ MODEL_OPTIONS = ("temporal_pooling", "dropout", "blending_frames", "blending_met
 
 @dataclass
 class Experiment:
-    """A training/evaluation configuration. Defaults: the IBM code's defaults, at CPU scale on synthetic data."""
+    """A training/evaluation configuration. Defaults: the IBM code's recipe defaults (224 px, global batch 256, SGD),
+    on the synthetic Something-Something stand-in so nothing must be downloaded; CPU-scale values come from the
+    train notebook's parameters cell, a table row's recipe from its params file."""
 
     name: str = ""
     # data

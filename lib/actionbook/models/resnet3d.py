@@ -253,6 +253,8 @@ def zero_init_residual(model: nn.Module) -> None:
 
 def build_ibm_resnet3d(num_classes: int, frames: int, *, name: str, depth: int, split: bool,
                        temporal_pooling: str = "none", dropout: float = 0.5, dw_t_conv: bool = False) -> ResNet3d:
+    """An IBM 3D ResNet (I3D, or S3D when `split`); temporal_pooling != 'none' strides T by 2 in the first block of
+    layer2/3/4 (conv and shortcut)."""
     check_ibm_options(name, frames, temporal_pooling, dropout,
                       "temporal striding halves T in layer2, layer3 and layer4")
     ts = 1 if temporal_pooling == "none" else 2
@@ -265,80 +267,70 @@ def build_ibm_resnet3d(num_classes: int, frames: int, *, name: str, depth: int, 
 @register("i3d_r18", family="I3D", backbone="resnet-18", options=IBM_OPTIONS, imagenet="resnet18",
           inflation="repeat")
 def i3d_r18(num_classes: int, frames: int, **options) -> ResNet3d:
-    """IBM I3D-ResNet-18: 3x7x7 stem, every 3x3 inflated to 3x3x3; \
-temporal_pooling != 'none' strides T by 2 in the first block of layer2/3/4 (conv and shortcut)."""
+    """IBM I3D-ResNet-18: 3x7x7 stem, every 3x3 inflated to 3x3x3."""
     return build_ibm_resnet3d(num_classes, frames, name="i3d_r18", depth=18, split=False, **options)
 
 
 @register("i3d_r34", family="I3D", backbone="resnet-34", options=IBM_OPTIONS, imagenet="resnet34",
           inflation="repeat")
 def i3d_r34(num_classes: int, frames: int, **options) -> ResNet3d:
-    """IBM I3D-ResNet-34: 3x7x7 stem, every 3x3 inflated to 3x3x3; \
-temporal_pooling != 'none' strides T by 2 in the first block of layer2/3/4 (conv and shortcut)."""
+    """IBM I3D-ResNet-34: 3x7x7 stem, every 3x3 inflated to 3x3x3."""
     return build_ibm_resnet3d(num_classes, frames, name="i3d_r34", depth=34, split=False, **options)
 
 
 @register("i3d_r50", family="I3D", backbone="resnet-50", options=IBM_OPTIONS, imagenet="resnet50",
           inflation="repeat")
 def i3d_r50(num_classes: int, frames: int, **options) -> ResNet3d:
-    """IBM I3D-ResNet-50: 3x7x7 stem, every 3x3 inflated to 3x3x3; \
-temporal_pooling != 'none' strides T by 2 in the first block of layer2/3/4 (conv and shortcut)."""
+    """IBM I3D-ResNet-50: 3x7x7 stem, every 3x3 inflated to 3x3x3."""
     return build_ibm_resnet3d(num_classes, frames, name="i3d_r50", depth=50, split=False, **options)
 
 
 @register("i3d_r101", family="I3D", backbone="resnet-101", options=IBM_OPTIONS, imagenet="resnet101",
           inflation="repeat")
 def i3d_r101(num_classes: int, frames: int, **options) -> ResNet3d:
-    """IBM I3D-ResNet-101: 3x7x7 stem, every 3x3 inflated to 3x3x3; \
-temporal_pooling != 'none' strides T by 2 in the first block of layer2/3/4 (conv and shortcut)."""
+    """IBM I3D-ResNet-101: 3x7x7 stem, every 3x3 inflated to 3x3x3."""
     return build_ibm_resnet3d(num_classes, frames, name="i3d_r101", depth=101, split=False, **options)
 
 
 @register("i3d_r152", family="I3D", backbone="resnet-152", options=IBM_OPTIONS, imagenet="resnet152",
           inflation="repeat")
 def i3d_r152(num_classes: int, frames: int, **options) -> ResNet3d:
-    """IBM I3D-ResNet-152: 3x7x7 stem, every 3x3 inflated to 3x3x3; \
-temporal_pooling != 'none' strides T by 2 in the first block of layer2/3/4 (conv and shortcut)."""
+    """IBM I3D-ResNet-152: 3x7x7 stem, every 3x3 inflated to 3x3x3."""
     return build_ibm_resnet3d(num_classes, frames, name="i3d_r152", depth=152, split=False, **options)
 
 
 @register("s3d_r18", family="S3D", backbone="resnet-18", options=IBM_OPTIONS + ("dw_t_conv",), imagenet="resnet18",
           inflation="repeat")
 def s3d_r18(num_classes: int, frames: int, **options) -> ResNet3d:
-    """IBM S3D-ResNet-18: 3x7x7 stem, every 3x3 split into 1x3x3 + 3x1x1 of the same width; \
-temporal_pooling != 'none' strides T by 2 in the first block of layer2/3/4 (conv and shortcut)."""
+    """IBM S3D-ResNet-18: 3x7x7 stem, every 3x3 split into 1x3x3 + 3x1x1 of the same width."""
     return build_ibm_resnet3d(num_classes, frames, name="s3d_r18", depth=18, split=True, **options)
 
 
 @register("s3d_r34", family="S3D", backbone="resnet-34", options=IBM_OPTIONS + ("dw_t_conv",), imagenet="resnet34",
           inflation="repeat")
 def s3d_r34(num_classes: int, frames: int, **options) -> ResNet3d:
-    """IBM S3D-ResNet-34: 3x7x7 stem, every 3x3 split into 1x3x3 + 3x1x1 of the same width; \
-temporal_pooling != 'none' strides T by 2 in the first block of layer2/3/4 (conv and shortcut)."""
+    """IBM S3D-ResNet-34: 3x7x7 stem, every 3x3 split into 1x3x3 + 3x1x1 of the same width."""
     return build_ibm_resnet3d(num_classes, frames, name="s3d_r34", depth=34, split=True, **options)
 
 
 @register("s3d_r50", family="S3D", backbone="resnet-50", options=IBM_OPTIONS + ("dw_t_conv",), imagenet="resnet50",
           inflation="repeat")
 def s3d_r50(num_classes: int, frames: int, **options) -> ResNet3d:
-    """IBM S3D-ResNet-50: 3x7x7 stem, every 3x3 split into 1x3x3 + 3x1x1 of the same width; \
-temporal_pooling != 'none' strides T by 2 in the first block of layer2/3/4 (conv and shortcut)."""
+    """IBM S3D-ResNet-50: 3x7x7 stem, every 3x3 split into 1x3x3 + 3x1x1 of the same width."""
     return build_ibm_resnet3d(num_classes, frames, name="s3d_r50", depth=50, split=True, **options)
 
 
 @register("s3d_r101", family="S3D", backbone="resnet-101", options=IBM_OPTIONS + ("dw_t_conv",), imagenet="resnet101",
           inflation="repeat")
 def s3d_r101(num_classes: int, frames: int, **options) -> ResNet3d:
-    """IBM S3D-ResNet-101: 3x7x7 stem, every 3x3 split into 1x3x3 + 3x1x1 of the same width; \
-temporal_pooling != 'none' strides T by 2 in the first block of layer2/3/4 (conv and shortcut)."""
+    """IBM S3D-ResNet-101: 3x7x7 stem, every 3x3 split into 1x3x3 + 3x1x1 of the same width."""
     return build_ibm_resnet3d(num_classes, frames, name="s3d_r101", depth=101, split=True, **options)
 
 
 @register("s3d_r152", family="S3D", backbone="resnet-152", options=IBM_OPTIONS + ("dw_t_conv",), imagenet="resnet152",
           inflation="repeat")
 def s3d_r152(num_classes: int, frames: int, **options) -> ResNet3d:
-    """IBM S3D-ResNet-152: 3x7x7 stem, every 3x3 split into 1x3x3 + 3x1x1 of the same width; \
-temporal_pooling != 'none' strides T by 2 in the first block of layer2/3/4 (conv and shortcut)."""
+    """IBM S3D-ResNet-152: 3x7x7 stem, every 3x3 split into 1x3x3 + 3x1x1 of the same width."""
     return build_ibm_resnet3d(num_classes, frames, name="s3d_r152", depth=152, split=True, **options)
 
 
