@@ -19,6 +19,15 @@ def test_overrides_are_coerced_from_strings():
     ({"sampling": "random"}, "sampling must be one of uniform, dense, mmaction"),
     ({"dataset": "imagenet"}, "imagenet"),
     ({"bogus": 1}, "unknown parameter\\(s\\) bogus"),
+    ({"learning_rate": 0.1}, "learning_rate \\(did you mean lr\\?\\)"),
+    ({"weight_dekay": 0.1}, "weight_dekay \\(did you mean weight_decay\\?\\)"),
+    ({"lr": -1}, "lr must be a positive learning rate, got -1"),
+    ({"workers": -1}, "workers must be 0 or more, got -1"),
+    ({"log_every": 0}, "log_every must be at least 1, got 0"),
+    ({"iters_per_epoch": 0}, "iters_per_epoch caps the iterations of an epoch: at least 1, or null"),
+    ({"momentum": 1.5}, "momentum must be in \\[0, 1\\)"),
+    ({"clip_gradient": 0}, "clip_gradient is a gradient-norm bound: positive, or null"),
+    ({"lr_steps": [0, 5]}, "lr_steps are epochs"),
     ({"model": "tsn_r18", "blending_frames": 5}, "does not take option"),
 ])
 def test_invalid_experiments_fail_in_one_line(values, message):

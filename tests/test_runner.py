@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 import actionbook
+from actionbook import runs
 from actionbook.cli import main
 from actionbook.notebook import train_defaults
 from actionbook.runner import PRESENTATION, code_hash, is_presentation, run_batch, summary_line
@@ -108,6 +109,28 @@ def test_skip_rerun_and_failures(stub, tmp_path):
     assert run_batch([other], overrides={"value": 8.0}, **kwargs)[0].status == "completed"
     assert run_batch([other], overrides={"value": 8.0}, ignore_code=True, force=True, **kwargs)[0].status == \
         "completed"
+
+
+def test_runs_that_cannot_start_fail_alone(stub, tmp_path):
+    """A params file that is not YAML, a parameter the notebook does not declare, a folder another process writes:
+    each fails its own run in one line, and the batch goes on."""
+    runs_dir, log = tmp_path / "runs", tmp_path / "executions.log"
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: broken\nvalue: [1, 2\n")
+    typo = _params(tmp_path, "typo", valeu=3.0, log_file=str(log))
+    busy = _params(tmp_path, "busy", log_file=str(log))
+    good = _params(tmp_path, "good", log_file=str(log))
+    (runs_dir / "busy").mkdir(parents=True)
+    with runs.exclusive(runs_dir / "busy"):
+        results = run_batch([broken, typo, busy, good], runs_dir=runs_dir, notebook=stub, log=lambda message: None)
+    assert [r.status for r in results] == ["failed", "failed", "failed", "completed"]
+    assert "is not valid YAML (line 3)" in results[0].reason
+    assert "valeu (did you mean value?)" in results[1].reason
+    assert "is in use by pid" in results[2].reason
+    assert all("\n" not in r.reason for r in results[:3])
+    assert read_record(runs_dir / "broken")["status"] == "failed"  # recorded where the run would have been
+    assert read_record(runs_dir / "busy") is None  # the other writer's folder is left alone
+    assert _executions(log) == ["good"]
 
 
 def test_cli_exit_status_and_summary(stub, tmp_path, capsys):

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from actionbook import paths
+from actionbook.data import TooManyBadFiles
 from actionbook.data import cli as data_cli
 from actionbook.errors import ConfigError
 from actionbook.experiment import Experiment, parse_overrides
@@ -28,7 +29,7 @@ from actionbook.studies.proxy import cli as proxy_cli
 from actionbook.studies.proxy import params as proxy_params
 from actionbook.studies.zoo import cli as zoo_cli
 from actionbook.train import evaluate as evaluation
-from actionbook.train import train
+from actionbook.train import TrainingFailed, train
 
 # the studies whose params files `actionbook params` writes (each: FOLDER and params_files())
 PARAMS_GENERATORS = (ibm_params, mmaction_params, proxy_params)
@@ -180,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(f"actionbook: error: {err}", file=sys.stderr)
         return 2
+    except (TrainingFailed, TooManyBadFiles) as err:  # the run's record says the same
+        print(f"actionbook: {type(err).__name__}: {err}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ train notebook's parameters cell sets the CPU-scale ones, the params files a tab
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import hashlib
 import json
 from dataclasses import dataclass, field, fields
@@ -110,7 +111,7 @@ class Experiment:
         names = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - names)
         if unknown:
-            raise ConfigError(f"unknown parameter(s) {', '.join(unknown)}; accepted: {', '.join(sorted(names))}")
+            raise ConfigError(unknown_names_message("parameter(s)", unknown, names))
         exp = cls(**{k: _coerce(k, v) for k, v in values.items()})
         exp.validate()
         return exp
@@ -153,9 +154,25 @@ class Experiment:
         _one_of("lr_scheduler", self.lr_scheduler, SCHEDULERS)
         _one_of("amp", self.amp, AMP_MODES)
         _one_of("device", self.device, DEVICES)
-        for name in ("frames", "frame_interval", "input_size", "epochs", "batch_size", "nproc", "test_clips"):
+        for name in ("frames", "frame_interval", "input_size", "epochs", "batch_size", "nproc", "test_clips",
+                     "log_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("workers", "checkpoint_every", "seed", "warmup_epochs", "weight_decay"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be 0 or more, got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise ConfigError(f"lr must be a positive learning rate, got {self.lr}")
+        if not 0 <= self.momentum < 1:
+            raise ConfigError(f"momentum must be in [0, 1), got {self.momentum}")
+        if self.iters_per_epoch is not None and self.iters_per_epoch < 1:
+            raise ConfigError(f"iters_per_epoch caps the iterations of an epoch: at least 1, or null for the whole "
+                              f"split; got {self.iters_per_epoch}")
+        if self.clip_gradient is not None and not self.clip_gradient > 0:
+            raise ConfigError(f"clip_gradient is a gradient-norm bound: positive, or null for none; got "
+                              f"{self.clip_gradient}")
+        if any(not isinstance(m, int) or m < 1 for m in self.lr_steps):
+            raise ConfigError(f"lr_steps are epochs (whole numbers of at least 1), got {self.lr_steps}")
         _one_of("test_crops", self.test_crops, (1, 3, 5, 10))
         if self.batch_size % self.nproc:
             raise ConfigError(f"batch_size {self.batch_size} (global) must divide evenly over nproc={self.nproc}")
@@ -170,6 +187,23 @@ class Experiment:
         with torch.device("meta"):
             build_model(self.model, num_classes=dataset_info(self.dataset).num_classes, frames=self.frames,
                         **self.model_options())
+
+
+# What other code bases (the IBM code, MMAction2, PySlowFast) call some fields: the likeliest "did you mean".
+ALIASES = {"learning_rate": "lr", "base_lr": "lr", "lr_schedule": "lr_scheduler", "num_frames": "frames",
+           "clip_len": "frames", "groups": "frames", "num_segments": "frames", "batch": "batch_size",
+           "wd": "weight_decay", "num_workers": "workers", "backbone_net": "model", "arch": "model",
+           "datadir": "data_root", "data_dir": "data_root", "num_clips": "test_clips", "num_crops": "test_crops"}
+
+
+def unknown_names_message(what: str, unknown: list[str], known) -> str:
+    """"unknown parameter(s) learning_rate (did you mean lr?); accepted: ..." in one line."""
+    hints = []
+    for name in unknown:
+        close = [ALIASES[name]] if ALIASES.get(name) in known else difflib.get_close_matches(name, list(known), n=1,
+                                                                                              cutoff=0.6)
+        hints.append(f"{name} (did you mean {close[0]}?)" if close else name)
+    return f"unknown {what} {', '.join(hints)}; accepted: {', '.join(sorted(known))}"
 
 
 def _one_of(name: str, value, accepted) -> None:

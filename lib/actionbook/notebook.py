@@ -16,9 +16,7 @@ in nbval's report, instead of a deep traceback (`one_line_errors`).
 
 from __future__ import annotations
 
-import ast
 import contextlib
-import json
 import subprocess
 import sys
 from dataclasses import fields
@@ -37,6 +35,7 @@ from actionbook.experiment import Experiment
 from actionbook.live import LiveView
 from actionbook.paths import notebooks_dir, scratch_runs_dir
 from actionbook.plan import TrainingPlan
+from actionbook.runner import notebook_parameters
 from actionbook.studies.ibm import notebook as ibm
 from actionbook.train import TrainingFailed, train
 from actionbook.train import evaluate as evaluation
@@ -247,13 +246,7 @@ def check_views(views) -> list[tuple[int, int]]:
 
 def train_defaults() -> dict[str, Any]:
     """The parameters cell of notebooks/train.ipynb, evaluated (its CPU-scale defaults)."""
-    source = json.loads((notebooks_dir() / "train.ipynb").read_text())
-    cell = next(c for c in source["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
-    values = {}
-    for node in ast.parse("".join(cell["source"])).body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            values[node.targets[0].id] = ast.literal_eval(node.value)
-    return values
+    return notebook_parameters(notebooks_dir() / "train.ipynb")
 
 
 def ensure_default_run() -> Path:

@@ -8,12 +8,16 @@ overrides) and a hash of the code (every source file of the `actionbook` package
 The skip rule: a run is skipped when its record says `completed` and both hashes are unchanged. When a hash
 changed, the old folder is cleared and the run starts afresh; when they match but the record is not complete
 (failed, interrupted), the notebook runs again on the same folder and the trainer resumes from its checkpoint.
-A failure never stops the batch: the executed notebook (with the error in it) is kept, the record is marked
+A run folder has one writer: a folder another process is writing is neither cleared nor run (a one-line failure).
+Parameters the notebook does not declare in its parameters cell are refused with a "did you mean" (papermill
+would only warn, and the notebook would silently run its default instead). A failure never stops the batch (a
+params file that is not valid YAML included): the executed notebook (with the error in it) is kept, the record is marked
 `failed` with a one-line reason, and the next run starts. The exit status is non-zero if any run failed.
 """
 
 from __future__ import annotations
 
+import ast
 import fnmatch
 import hashlib
 import json
@@ -31,7 +35,7 @@ from jupyter_client.kernelspec import KernelSpecManager
 import actionbook
 from actionbook import paths, runs
 from actionbook.errors import ConfigError
-from actionbook.experiment import read_params
+from actionbook.experiment import read_params, unknown_names_message
 
 NOTEBOOKS = ("train", "benchmark", "evaluate", "model_zoo")
 
@@ -57,6 +61,17 @@ def notebook_path(notebook: str | Path) -> Path:
     if not path.is_file():
         raise ConfigError(f"notebook {str(path)!r} does not exist")
     return path
+
+
+def notebook_parameters(notebook: str | Path) -> dict[str, Any]:
+    """The names and default values of a notebook's papermill parameters (its cell tagged `parameters`)."""
+    source = json.loads(Path(notebook).read_text())
+    cells = [c for c in source["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
+    values = {}
+    for node in ast.parse("".join(cells[0]["source"]) if cells else "").body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            values[node.targets[0].id] = ast.literal_eval(node.value)
+    return values
 
 
 # ---- hashes ---------------------------------------------------------------------------------------------------
@@ -120,10 +135,22 @@ def run_one(params_file: str | Path, runs_dir: str | Path | None = None, noteboo
             kernel_name: str | None = None) -> RunResult:
     """Execute one params file through the notebook into `runs_dir/<name>/` (see the module's rules)."""
     notebook = notebook_path(notebook)
-    name, run_dir, parameters, hashes, action = plan(Path(params_file), Path(runs_dir or paths.runs_dir()),
-                                                     notebook, overrides, force, ignore_code)
-    if action == "skip":
-        return RunResult(name, "skipped", str(run_dir), summary=_summary(runs.read_record(run_dir)))
+    run_dir = Path(runs_dir or paths.runs_dir()) / Path(params_file).stem
+    try:
+        name, run_dir, parameters, hashes, action = plan(Path(params_file), run_dir.parent, notebook, overrides,
+                                                         force, ignore_code)
+        if action == "skip":
+            return RunResult(name, "skipped", str(run_dir), summary=_summary(runs.read_record(run_dir)))
+        unknown = sorted(set(parameters) - set(notebook_parameters(notebook)))
+        if unknown:
+            raise ConfigError(unknown_names_message(f"parameter(s) for {notebook.name}", unknown,
+                                                    notebook_parameters(notebook)))
+        runs.check_free(run_dir)
+    except runs.RunFolderBusy as err:  # another process's run: leave its folder alone
+        return RunResult(run_dir.name, "failed", str(run_dir), str(err))
+    except ConfigError as err:  # this run cannot start; the batch goes on
+        _write_failed_record(run_dir, runs.read_record(run_dir), {}, str(err))
+        return RunResult(run_dir.name, "failed", str(run_dir), str(err))
     if action == "fresh" and run_dir.exists():
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)

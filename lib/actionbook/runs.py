@@ -7,18 +7,25 @@
     <run>/checkpoints/     last.pt (resume) and best.pt (the best validation epoch)
     <run>/runner.json      what the batch runner made the run from (parameter and code hashes)
     <run>/params.yaml      the experiment, when the train notebook hands it to `actionbook train` under torchrun
+    <run>/.lock            held by the one process that writes the run (see `exclusive`)
     <run>/<notebook>.ipynb the executed notebook, when the run came through `actionbook run`
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
+import platform
 from pathlib import Path
+
+from actionbook.errors import ConfigError
 
 RECORD_FILE = "record.json"
 METRICS_FILE = "metrics.jsonl"
 RUNNER_FILE = "runner.json"
+LOCK_FILE = ".lock"
 PARAMS_FILE = "params.yaml"  # the experiment a torchrun subprocess trains (written by the train notebook)
 EVAL_DIR = "eval"
 CHECKPOINT_DIR = "checkpoints"
@@ -102,3 +109,42 @@ def runner_state(run_dir: str | Path) -> dict | None:
 
 def write_runner_state(run_dir: str | Path, state: dict) -> None:
     write_json_atomic(Path(run_dir) / RUNNER_FILE, state)
+
+
+class RunFolderBusy(ConfigError):
+    """Another process is writing the run folder (its lock is held)."""
+
+
+@contextlib.contextmanager
+def exclusive(run_dir: str | Path):
+    """One writer per run folder: an exclusive lock on `<run>/.lock` for as long as the block runs.
+
+    The operating system drops the lock with the process that holds it, so a killed run leaves no stale lock; a
+    second writer gets a one-line RunFolderBusy (a ConfigError) naming the holder at once, instead of corrupting the
+    checkpoints.
+    """
+    path = Path(run_dir) / LOCK_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise RunFolderBusy(f"run folder {run_dir} is in use by {holder}: wait for it to finish, or use another "
+                              "run folder") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {platform.node()}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def check_free(run_dir: str | Path) -> None:
+    """Raise the one-line RunFolderBusy of `exclusive` if a process is writing the run folder now."""
+    if Path(run_dir).is_dir():
+        with exclusive(run_dir):
+            pass

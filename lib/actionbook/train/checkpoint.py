@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import random
 from pathlib import Path
 
@@ -22,10 +23,19 @@ def save_checkpoint(path: Path, state: dict) -> None:
 
 
 def load_checkpoint(path: str | Path) -> dict:
+    """A checkpoint's state, loaded as data only; a file that is not one is a one-line ConfigError naming it."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"checkpoint {str(path)!r} does not exist")
-    return torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, AttributeError, ImportError) as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ConfigError(f"{str(path)!r} is not a checkpoint that loads as plain tensors and data "
+                          f"({type(err).__name__}: {first[:160]})") from None
+    if not isinstance(state, dict):
+        raise ConfigError(f"{str(path)!r} holds a {type(state).__name__}, not a checkpoint (a dict of tensors)")
+    return state
 
 
 def rng_states() -> dict:

@@ -1,18 +1,26 @@
 """The trainer: one loop for one CPU, one GPU or many (torchrun + DDP), resumable to the bit.
 
 The trainer executes a `TrainingPlan` (actionbook.plan: the experiment with its datasets built and its size
-counted, once). Read `Trainer.fit` top to bottom: resume, then per epoch train -> validate -> checkpoint, then the
-multi-view test and the final record. Randomness is arranged so a resumed run repeats an uninterrupted one exactly: the
-sample order depends on (seed, epoch), each sample's augmentation on (seed, epoch, index) (see actionbook.data),
-and the global generators are saved in every checkpoint.
+counted, once). Read `Trainer.fit` top to bottom: lock the run folder, resume, then per epoch train -> validate ->
+checkpoint, then the multi-view test and the final record. Randomness is arranged so a resumed run repeats an
+uninterrupted one exactly: the sample order depends on (seed, epoch), each sample's augmentation on (seed, epoch,
+index) (see actionbook.data), and the global generators are saved in every checkpoint.
+
+The record is rebuilt from what is on disk: every checkpoint carries the record's history, metrics and bad-file
+counts as of that moment, and a mid-epoch checkpoint the epoch's running train statistics. Resuming at any moment
+(mid-epoch, after the last epoch, during the test, or to re-run a finished run with a run-neutral change) gives the
+record of the uninterrupted run. SIGTERM or SIGINT stops at the next iteration into a resumable, "interrupted" run.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import resource
 import signal
+import threading
 import time
+from contextlib import nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -148,33 +156,62 @@ class Trainer:
     def ckpt_dir(self) -> Path:
         return runs.checkpoint_dir(self.run_dir)
 
-    def _save(self, name: str, epoch: int, batch: int) -> None:
-        rngs = all_gather_objects(self.ctx, ckpt.rng_states())
+    def _save(self, epoch: int, batch: int, running: dict | None = None) -> None:
+        """last.pt at (epoch, batch): weights, optimiser, every rank's random state, running train statistics and
+        bad-file counts, and the record's history and metrics as of now."""
+        per_rank = all_gather_objects(self.ctx, {"rng": ckpt.rng_states(), "running": running,
+                                                 "bad_files": _tracker_state(self.bad_files)})
         if not self.ctx.is_main:
             return
-        ckpt.save_checkpoint(self.ckpt_dir / name, {
+        ckpt.save_checkpoint(runs.checkpoint_file(self.run_dir, "last"), {
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
             "scaler": self.scaler.state_dict() if self.scaler else None,
             "epoch": epoch, "batch": batch, "step": self.step, "best_top1": self.best_top1,
-            "history": self.history, "rng": rngs, "experiment": self.exp.to_dict()})
+            "best_epoch": self.best_epoch, "history": self.history, "num_classes": self.num_classes,
+            "rng": [r["rng"] for r in per_rank], "running": [r["running"] for r in per_rank],
+            "bad_files": [r["bad_files"] for r in per_rank],
+            "record": {k: self.record[k] for k in ("metrics", "history", "bad_files", "timings") if k in self.record},
+            "experiment": self.exp.to_dict()})
+
+    def _mark_best(self) -> None:
+        """best.pt becomes a hard link to last.pt, swapped in atomically: it is the old best or the new, never none."""
+        if self.ctx.is_main:
+            last, best = runs.checkpoint_file(self.run_dir, "last"), runs.checkpoint_file(self.run_dir, "best")
+            tmp = best.with_name(best.name + ".tmp")
+            tmp.unlink(missing_ok=True)
+            os.link(last, tmp)
+            os.replace(tmp, best)
 
     def _resume(self) -> tuple[int, int]:
-        path = self.ckpt_dir / "last.pt"
+        path = runs.checkpoint_file(self.run_dir, "last")
         if not path.is_file():
+            self._truncate_log(0)  # lines of a start killed before its first checkpoint
             return 0, 0
         state = ckpt.load_checkpoint(path)
         changed = changed_fields(state["experiment"], self.exp.to_dict())
         if changed:
             raise ConfigError(f"{self.run_dir} holds a run with other parameters ({', '.join(changed)}); "
                               "use a new --run-dir or restore them")
+        if state.get("num_classes", self.num_classes) != self.num_classes:
+            raise ConfigError(f"{self.run_dir} was trained on {state['num_classes']} classes, the data now have "
+                              f"{self.num_classes} (data_root {self.exp.data_root}): use the run's dataset")
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scaler and state["scaler"]:
             self.scaler.load_state_dict(state["scaler"])
         self.step, self.best_top1, self.history = state["step"], state["best_top1"], state["history"]
+        self.best_epoch = state.get("best_epoch")
         ckpt.restore_rng_states(state["rng"][self.ctx.rank])
+        self.running = (state.get("running") or [None] * self.ctx.world_size)[self.ctx.rank]
+        _restore_tracker(self.bad_files, (state.get("bad_files") or [None] * self.ctx.world_size)[self.ctx.rank])
+        self.record.update(state.get("record") or {})
+        epoch, batch = state["epoch"], state["batch"]
+        best = runs.checkpoint_file(self.run_dir, "best")
+        if batch == 0 and self.best_epoch == epoch and self.ctx.is_main and not (
+                best.is_file() and os.path.samefile(best, path)):
+            self._mark_best()  # killed between saving the new best epoch and linking it
         self._truncate_log(self.step)
-        return state["epoch"], state["batch"]
+        return epoch, batch
 
     # ---- logging and the record -----------------------------------------------------------------------------
     def _log(self, line: dict) -> None:
@@ -183,7 +220,8 @@ class Trainer:
                 f.write(json.dumps(line) + "\n")
 
     def _truncate_log(self, step: int) -> None:
-        """Lines written after the checkpoint we resume from would be written again: drop them."""
+        """Lines written after the checkpoint we resume from (or before a first one) would be written again: drop
+        them."""
         path = runs.metrics_path(self.run_dir)
         if self.ctx.is_main and path.is_file():
             keep = [ln for ln in path.read_text().splitlines() if json.loads(ln).get("step", 0) <= step]
@@ -208,8 +246,12 @@ class Trainer:
     def fit(self) -> dict:
         """Train (or resume), validate every epoch, test multi-view at the end; returns the run record."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.step, self.best_top1, self.history = 0, None, []
-        previous = signal.signal(signal.SIGTERM, self._on_sigterm)
+        with runs.exclusive(self.run_dir) if self.ctx.is_main else nullcontext():
+            return self._fit()
+
+    def _fit(self) -> dict:
+        self.step, self.best_top1, self.best_epoch, self.history, self.running = 0, None, None, [], None
+        previous = self._catch_stop_signals()
         try:
             self._model()
             self.bad_files = data.BadFileTracker(self.exp.bad_file_threshold)
@@ -227,8 +269,8 @@ class Trainer:
                 train_sampler.set_epoch(epoch, start_batch, iters)
                 summary = self._train_epoch(epoch, start_batch, iters, train_loader)
                 start_batch = 0
-                if summary is None:  # SIGTERM: checkpoint written inside
-                    self._write_record("interrupted", "SIGTERM", progress=self._progress(epoch, iters))
+                if summary is None:  # SIGTERM or SIGINT: checkpoint written inside
+                    self._write_record("interrupted", self.stop_requested, progress=self._progress(epoch, iters))
                     return self.record
                 val = evaluate(self.model, val_loader, self.ctx, self.prepare, self.num_classes,
                                self._protocol("val", 1, 1), progress=self._bar("val"))
@@ -244,11 +286,20 @@ class Trainer:
             self._write_record("failed", f"{type(err).__name__}: {err}")
             raise
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
             cleanup(self.ctx)
 
-    def _on_sigterm(self, signum, frame) -> None:
-        self.stop_requested = True
+    def _catch_stop_signals(self) -> dict:
+        """SIGTERM (how schedulers pre-empt) and SIGINT (Ctrl-C, a notebook's interrupt) ask the loop to stop at the
+        next iteration with a checkpoint; returns the handlers to put back (none outside the main thread)."""
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+
+        def stop(signum, frame):
+            self.stop_requested = signal.Signals(signum).name
+
+        return {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGINT)}
 
     def _bar(self, desc: str):
         if not self.progress:
@@ -265,7 +316,9 @@ class Trainer:
 
     def _train_epoch(self, epoch: int, start_batch: int, iters: int, loader) -> dict | None:
         self._set_train_mode()
-        loss_sum, correct, seen, data_time, iter_time = 0.0, 0, 0, 0.0, 0.0
+        fresh = {"loss_sum": 0.0, "correct": 0, "seen": 0, "data_time": 0.0, "iter_time": 0.0}
+        running = dict(self.running) if start_batch and self.running else fresh  # this rank's, from before a resume
+        self.running = None
         bar = self._bar(f"epoch {epoch + 1}/{self.exp.epochs}")
         batches = enumerate(loader, start=start_batch)
         if bar:
@@ -300,24 +353,28 @@ class Trainer:
                 self.optimizer.step()
             self.step += 1
             done = time.perf_counter()
-            data_time += loaded - tick
-            iter_time += done - tick
-            loss_sum += loss_value * len(y)
-            correct += (logits.argmax(1) == y).sum().item()
-            seen += len(y)
+            running["data_time"] += loaded - tick
+            running["iter_time"] += done - tick
+            running["loss_sum"] += loss_value * len(y)
+            running["correct"] += (logits.argmax(1) == y).sum().item()
+            running["seen"] += len(y)
             if self.step % self.exp.log_every == 0 or batch + 1 == iters:
                 self._log({"kind": "iter", "step": self.step, "epoch": epoch + 1, "iter": batch + 1,
                            "loss": loss_value, "lr": lr, "data_time": loaded - tick, "iter_time": done - tick,
                            "mem_mib": round(self._memory_mib(), 1)})
             if self.exp.checkpoint_every and self.step % self.exp.checkpoint_every == 0 and batch + 1 < iters:
-                self._save("last.pt", epoch, batch + 1)
-            if broadcast_flag(self.ctx, self.stop_requested):
-                self._save("last.pt", epoch, batch + 1)
+                self._save(epoch, batch + 1, running)
+            if broadcast_flag(self.ctx, bool(self.stop_requested)):
+                self._save(epoch, batch + 1, running)
                 return None
             tick = time.perf_counter()
-        n_iters = max(iters - start_batch, 1)
-        return {"train_loss": loss_sum / max(seen, 1), "train_top1": 100.0 * correct / max(seen, 1), "lr": lr,
-                "mean_iter_s": iter_time / n_iters, "mean_data_s": data_time / n_iters}
+        # every rank's sums: the epoch's statistics cover all its batches, on every rank, resumed or not
+        totals = {k: sum(r[k] for r in all_gather_objects(self.ctx, running)) for k in ("loss_sum", "correct",
+                                                                                       "seen")}
+        return {"train_loss": totals["loss_sum"] / max(totals["seen"], 1),
+                "train_top1": 100.0 * totals["correct"] / max(totals["seen"], 1),
+                "lr": lr_at(self.exp, epoch, iters - 1, iters), "mean_iter_s": running["iter_time"] / iters,
+                "mean_data_s": running["data_time"] / iters}
 
     def _end_epoch(self, epoch: int, iters: int, summary: dict, val: dict) -> None:
         entry = {"epoch": epoch + 1, **summary, "val_top1": val["top1"], "val_top5": val["top5"],
@@ -326,11 +383,7 @@ class Trainer:
         self._log({"kind": "epoch", "step": self.step, **entry})
         improved = self.best_top1 is None or val["top1"] > self.best_top1
         if improved:
-            self.best_top1 = val["top1"]
-        self._save("last.pt", epoch + 1, 0)
-        if improved and self.ctx.is_main:
-            (self.ckpt_dir / "best.pt").unlink(missing_ok=True)
-            (self.ckpt_dir / "best.pt").hardlink_to(self.ckpt_dir / "last.pt")
+            self.best_top1, self.best_epoch = val["top1"], epoch + 1
         self.record["metrics"] = {**self.record.get("metrics", {}), "val": _brief(val), "best_val_top1": self.best_top1}
         self.record["history"] = self.history
         self.record["bad_files"] = self._bad_file_summary()
@@ -340,6 +393,9 @@ class Trainer:
                                   else "peak RSS of rank 0"}
         if self.ctx.is_main:
             runs.write_eval(self.run_dir, "val", val)
+        self._save(epoch + 1, 0)
+        if improved:
+            self._mark_best()
         self._write_record("running", progress=self._progress(epoch, iters))
 
     def _final_test(self) -> None:
@@ -364,12 +420,24 @@ def _brief(metrics: dict) -> dict:
     return {k: metrics[k] for k in ("top1", "top5", "mean_class_acc", "samples", "protocol")}
 
 
+def _tracker_state(tracker: data.BadFileTracker) -> dict:
+    return {"items": tracker.items, "bad": tracker.bad, "kinds": dict(tracker.kinds), "files": dict(tracker.files)}
+
+
+def _restore_tracker(tracker: data.BadFileTracker, state: dict | None) -> None:
+    if state:
+        tracker.items, tracker.bad, tracker.files = state["items"], state["bad"], dict(state["files"])
+        tracker.kinds.update(state["kinds"])
+
+
 def train(exp: Experiment, run_dir: str | Path, progress: bool = True, plan: TrainingPlan | None = None) -> dict:
-    """Run (or resume) `exp` into `run_dir`; returns the run record. Under torchrun every rank calls this; rank 0
-    makes the data (a synthetic set on first use) while the others wait, then each rank builds the plan, unless
-    the caller built it (the notebook, one process)."""
+    """Run (or resume) `exp` into `run_dir`; returns the run record. A completed run whose computing fields are
+    unchanged is returned as it is. Under torchrun every rank calls this; rank 0 makes the data (a synthetic set
+    on first use) while the others wait, then each rank builds the plan, unless the caller built it (the notebook,
+    one process)."""
     existing = runs.read_record(run_dir)
-    if existing and existing.get("status") == "completed" and existing.get("experiment") == exp.to_dict():
+    if existing and existing.get("status") == "completed" and existing.get("metrics") and not changed_fields(
+            existing.get("experiment") or {}, exp.to_dict()):
         return existing
     ctx = setup(exp.device)
     try:
