@@ -193,3 +193,17 @@ def test_bad_files_are_one_line_errors(data_root, tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="was trained on 4 classes, the data now have 3") as info:
         train(_experiment(other), run_dir, progress=False)
     assert "\n" not in str(info.value)
+
+
+def test_ddp_failure_reason_is_the_failing_ranks_own(tmp_path):
+    runs.write_rank_error(tmp_path, 0, "RuntimeError: [gloo] Connection closed by peer [127.0.0.1]:29500")
+    runs.write_rank_error(tmp_path, 1, "too many unreadable videos: 3 replacements in 8 items")
+    assert runs.first_rank_error(tmp_path) == "rank 1: too many unreadable videos: 3 replacements in 8 items"
+    runs.clear_rank_errors(tmp_path)
+    assert runs.first_rank_error(tmp_path) is None
+
+
+def test_a_mistyped_data_root_is_not_a_new_dataset(data_root, tmp_path):
+    with pytest.raises(ConfigError, match="does not exist: leave it unset") as info:
+        train(_experiment(data_root.parent / "synth-kinetcs"), tmp_path / "run", progress=False)
+    assert "\n" not in str(info.value) and not (data_root.parent / "synth-kinetcs").exists()

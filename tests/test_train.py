@@ -166,3 +166,17 @@ def test_ddp_two_processes_equal_one(tiny_kinetics, tmp_path):
     # float32 all-reduce adds the two half-batches' gradients in another order than one process does: a few 1e-5
     # after three steps; a wrong shard or a missed average moves weights by 1e-2 and more
     assert worst < 1e-4
+
+
+@pytest.mark.slow
+def test_ddp_with_ordinary_bn_is_not_one_process(tiny_kinetics, tmp_path):
+    """Ordinary BN normalises each process's share with its own statistics: 2 processes and 1 at the same global
+    batch then train different weights (the docs say equality holds with frozen or synchronised BN only)."""
+    exp = _experiment(tiny_kinetics, epochs=1, iters_per_epoch=3, freeze_bn=False, dropout=0.0)
+    single, ddp = tmp_path / "single", tmp_path / "ddp"
+    assert _cli("train", str(_params_file(tmp_path, exp)), "--run-dir", str(single), "--quiet").wait() == 0
+    assert _cli("train", str(_params_file(tmp_path, exp.replace(nproc=2))), "--run-dir", str(ddp),
+                "--quiet").wait() == 0
+    a, b = _weights(single), _weights(ddp)
+    worst = max((a[k].double() - b[k].double()).abs().max().item() for k in a if a[k].is_floating_point())
+    assert worst > 1e-3

@@ -28,8 +28,8 @@ from actionbook.studies.mmaction import params as mmaction_params
 from actionbook.studies.proxy import cli as proxy_cli
 from actionbook.studies.proxy import params as proxy_params
 from actionbook.studies.zoo import cli as zoo_cli
-from actionbook.train import evaluate as evaluation
 from actionbook.train import TrainingFailed, train
+from actionbook.train import evaluate as evaluation
 
 # the studies whose params files `actionbook params` writes (each: FOLDER and params_files())
 PARAMS_GENERATORS = (ibm_params, mmaction_params, proxy_params)

@@ -75,11 +75,17 @@ def check_device(exp: Experiment) -> None:
 
 
 def check_data(exp: Experiment) -> None:
-    """The dataset is on disk (a synthetic set is generated now if it is not)."""
+    """The dataset is on disk. A synthetic set is generated now in its default place ($ACTIONBOOK_DATA/<name>) if it
+    is not there; a data_root that does not exist is an error, not a place to generate one (a mistyped path would
+    otherwise train on a new dataset without a word)."""
     info = data.dataset_info(exp.dataset)
     if exp.data_root is None and info.kind != "synthetic":
         raise ConfigError(f"dataset {exp.dataset!r} is not synthetic and data_root is not set: pass its folder "
                           f"(data_root=/path/to/{exp.dataset}; {info.description})")
+    if exp.data_root is not None and info.kind == "synthetic" and not Path(exp.data_root).exists():
+        raise ConfigError(f"data_root {exp.data_root!r} does not exist: leave it unset for the default copy of "
+                          f"{exp.dataset}, or make one there with `actionbook data synth {exp.dataset} --root "
+                          f"{exp.data_root}`")
     data.ensure_dataset(exp.dataset, exp.data_root)
 
 

@@ -8,6 +8,7 @@
     <run>/runner.json      what the batch runner made the run from (parameter and code hashes)
     <run>/params.yaml      the experiment, when the train notebook hands it to `actionbook train` under torchrun
     <run>/.lock            held by the one process that writes the run (see `exclusive`)
+    <run>/.rank<N>-error   why DDP rank N failed, so that rank 0 records the cause and not a lost connection
     <run>/<notebook>.ipynb the executed notebook, when the run came through `actionbook run`
 """
 
@@ -148,3 +149,26 @@ def check_free(run_dir: str | Path) -> None:
     if Path(run_dir).is_dir():
         with exclusive(run_dir):
             pass
+
+
+def clear_rank_errors(run_dir: str | Path) -> None:
+    for path in Path(run_dir).glob(".rank*-error"):
+        path.unlink(missing_ok=True)
+
+
+def write_rank_error(run_dir: str | Path, rank: int, reason: str) -> None:
+    write_json_atomic(Path(run_dir) / f".rank{rank}-error", {"rank": rank, "reason": reason})
+
+
+# what a rank whose peer died reports: not a cause
+_ECHOES = ("Connection closed by peer", "Connection reset by peer", "Broken pipe", "NCCL communicator was aborted",
+           "Socket Timeout", "Connection refused")
+
+
+def first_rank_error(run_dir: str | Path) -> str | None:
+    """The reason of the lowest rank whose error is its own (not a lost connection to a peer), with its rank."""
+    errors = sorted((read_json(p) or {} for p in Path(run_dir).glob(".rank*-error")), key=lambda e: e.get("rank", 0))
+    for error in errors:
+        if error.get("reason") and not any(echo in error["reason"] for echo in _ECHOES):
+            return f"rank {error['rank']}: {error['reason']}"
+    return None

@@ -49,8 +49,11 @@ class TrainingFailed(RuntimeError):
 class ShardedBatchSampler:
     """Global batches of a (seed, epoch)-determined order; each rank takes its strided share of every batch.
 
-    One process with batch B and W processes with B/W each see the same samples per step, which is what makes
-    DDP equal to single-process training. `start_batch` skips batches already trained before a resume.
+    One process with batch B and W processes with B/W each see the same samples per step. That makes DDP equal to
+    single-process training (to float32 all-reduce rounding) when BatchNorm does not depend on the per-process
+    batch: with freeze_bn (running statistics) or sync_bn (SyncBatchNorm over all ranks, CUDA). With ordinary BN
+    each process normalises with its own share's statistics, and the runs differ. `start_batch` skips batches
+    already trained before a resume.
     """
 
     def __init__(self, size: int, global_batch: int, ctx: DistContext, shuffle: bool, seed: int, drop_last: bool):
@@ -251,6 +254,8 @@ class Trainer:
 
     def _fit(self) -> dict:
         self.step, self.best_top1, self.best_epoch, self.history, self.running = 0, None, None, [], None
+        if self.ctx.is_main:
+            runs.clear_rank_errors(self.run_dir)  # an earlier attempt's
         previous = self._catch_stop_signals()
         try:
             self._model()
@@ -279,16 +284,28 @@ class Trainer:
             self._final_test()
             self._write_record("completed", progress=self._progress(self.exp.epochs - 1, iters))
             return self.record
-        except (TrainingFailed, data.TooManyBadFiles, ConfigError) as err:
-            self._write_record("failed", str(err))
-            raise
         except Exception as err:
-            self._write_record("failed", f"{type(err).__name__}: {err}")
+            own = str(err) if isinstance(err, (TrainingFailed, data.TooManyBadFiles, ConfigError)) \
+                else f"{type(err).__name__}: {err}"
+            self._fail(own)
             raise
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
             cleanup(self.ctx)
+
+    def _fail(self, reason: str) -> None:
+        """The failed record. Under DDP every rank leaves its own reason in the run folder, and rank 0 records the
+        first rank's that is not a broken connection: a rank that died of too many bad files is the cause, the
+        others' lost peer only its echo."""
+        if self.ctx.distributed:
+            runs.write_rank_error(self.run_dir, self.ctx.rank, reason)
+        if not self.ctx.is_main:
+            return
+        if self.ctx.distributed:
+            time.sleep(1.0)  # the failing rank writes its reason before its process ends
+            reason = runs.first_rank_error(self.run_dir) or reason
+        self._write_record("failed", reason)
 
     def _catch_stop_signals(self) -> dict:
         """SIGTERM (how schedulers pre-empt) and SIGINT (Ctrl-C, a notebook's interrupt) ask the loop to stop at the
