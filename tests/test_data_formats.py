@@ -112,5 +112,5 @@ def test_missing_or_malformed_annotations_are_one_line_config_errors(tmp_path):
     with pytest.raises(ConfigError, match=r"train\.txt:2: 'video one thirty' is not a line 'folder start_frame"):
         build_dataset("moments", root=tmp_path)
     (tmp_path / "train.txt").write_text("video 1 30 500\n")
-    with pytest.raises(ConfigError, match=r"labels \[500\] outside 0\.\.338"):
+    with pytest.raises(ConfigError, match=r"train\.txt:1: label 500 is not one of the 339 classes \(0\.\.338\)"):
         build_dataset("moments", root=tmp_path)

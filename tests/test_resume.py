@@ -7,6 +7,7 @@ The subprocess SIGTERM/SIGKILL test lives in test_train.py.
 """
 
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from actionbook import runs
 from actionbook.data import SynthConfig, generate
 from actionbook.errors import ConfigError
 from actionbook.experiment import Experiment
-from actionbook.train import train, trainer
+from actionbook.train import evaluate_run, train, trainer
 
 VOLATILE = ("mean_iter_s", "mean_data_s")  # wall-clock figures differ between any two runs
 
@@ -118,6 +119,42 @@ def test_killed_anywhere_then_resumed_equals_the_uninterrupted_run(data_root, tm
     assert len(lines) == len(set(lines))  # no line written twice
 
 
+def test_killed_while_writing_a_checkpoint(data_root, tmp_path, monkeypatch, reference):
+    """Half a checkpoint on disk (the temporary file) and the previous last.pt intact: the resume starts from it."""
+    exp, run_dir = _experiment(data_root), tmp_path / "run"
+
+    def half_written(path, state):
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(b"PK\x03\x04 half a zip")
+        raise Killed("in torch.save")
+
+    with monkeypatch.context() as patch:
+        original = trainer.ckpt.save_checkpoint
+        calls = {"n": 0}
+
+        def dying(path, state):
+            calls["n"] += 1
+            return half_written(path, state) if calls["n"] == 3 else original(path, state)
+
+        patch.setattr(trainer.ckpt, "save_checkpoint", dying)
+        with pytest.raises(Killed):
+            train(exp, run_dir, progress=False)
+    _assert_same_as_reference(run_dir, train(exp, run_dir, progress=False), reference)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(6))
+def test_killed_at_a_random_iteration(data_root, tmp_path, monkeypatch, reference, seed):
+    """A kill at a random one of the run's 12 lr_at calls (3 epochs x (3 iterations + the epoch's summary))."""
+    exp, run_dir = _experiment(data_root), tmp_path / "run"
+    with monkeypatch.context() as patch:
+        _kill_at(patch, trainer, "lr_at", random.Random(seed).randint(1, 12))
+        with pytest.raises(Killed):
+            train(exp, run_dir, progress=False)
+    _assert_same_as_reference(run_dir, train(exp, run_dir, progress=False), reference)
+
+
 def test_sigterm_at_an_epochs_last_iteration_resumes(data_root, tmp_path, monkeypatch, reference):
     """The checkpoint then sits at the epoch's end, before its validation: the resume validates and goes on."""
     exp, run_dir = _experiment(data_root), tmp_path / "run"
@@ -192,6 +229,9 @@ def test_bad_files_are_one_line_errors(data_root, tmp_path, monkeypatch):
             train(_experiment(data_root), run_dir, progress=False)
     with pytest.raises(ConfigError, match="was trained on 4 classes, the data now have 3") as info:
         train(_experiment(other), run_dir, progress=False)
+    assert "\n" not in str(info.value)
+    with pytest.raises(ConfigError, match="was trained on 4 classes, the data at .* have 3") as info:
+        evaluate_run(run_dir, [(1, 1)], checkpoint="last", data_root=str(other), progress=False)
     assert "\n" not in str(info.value)
 
 

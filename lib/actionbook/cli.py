@@ -109,10 +109,11 @@ def cmd_evaluate(args) -> int:
     if args.json:
         print(json.dumps([evaluation.brief(r) for r in results], indent=1))
         return 0
-    print(f"{'clips':>5} {'crops':>5} {'views':>5} {'top-1':>7} {'top-5':>7} {'videos':>7} {'seconds':>8}")
+    print(f"{'clips':>5} {'crops':>5} {'views':>5} {'top-1':>7} {'top-5':>7} {'videos':>7} {'unreadable':>10} "
+          f"{'seconds':>8}")
     for r in map(evaluation.brief, results):
         print(f"{r['clips']:>5} {r['crops']:>5} {r['views']:>5} {r['top1']:>7.2f} {r['top5']:>7.2f} {r['videos']:>7} "
-              f"{r['seconds']:>8.1f}")
+              f"{r['unreadable']:>10} {r['seconds']:>8.1f}")
     return 0
 
 

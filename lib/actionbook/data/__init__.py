@@ -10,7 +10,9 @@ Typical use (the trainer's):
         ds.set_epoch(epoch)
         for clips, labels, bad in loader:        # clips: uint8 (N, 3, T, H, W)
             tracker.update(bad, len(labels))
-            x = normalize(clips.to(device), mean, std)
+            x = to_model_input(clips, mean, std, device)
+
+An unreadable video is replaced by another sample in training and left out (label UNREADABLE) in evaluation.
 
 Modules: readers (frames of one video), formats (annotation parsers), datasets (registry and layouts),
 sampling, transforms, scenes and synthetic (the generated datasets), dataset (the torch Dataset), badfiles,
@@ -18,7 +20,7 @@ fingerprint, writers (encode videos and frame folders), bench (loader throughput
 """
 
 from .badfiles import BadFileTracker, TooManyBadFiles
-from .dataset import VideoClipDataset, build_dataset, collate_clips, seed_worker
+from .dataset import UNREADABLE, VideoClipDataset, build_dataset, collate_clips, seed_worker
 from .datasets import DATASETS, DatasetInfo, dataset_info, default_data_dir, ensure_dataset
 from .formats import Sample
 from .readers import FrameFolder, UnreadableVideo, VideoFile, open_video
@@ -34,6 +36,7 @@ __all__ = [
     "Sample",
     "SynthConfig",
     "TooManyBadFiles",
+    "UNREADABLE",
     "UnreadableVideo",
     "VideoClipDataset",
     "VideoFile",

@@ -1,4 +1,5 @@
-"""Bad-file accounting: broken videos are replaced, counted, and stop a run once they are too many.
+"""Bad-file accounting: broken videos are replaced (training) or left out (evaluation), counted, and stop a run
+once they are too many.
 
 Each dataset item reports the (path, reason) pairs of the broken videos replaced to produce it; the trainer feeds
 them to a `BadFileTracker` batch by batch. The tracker stops the run (raises `TooManyBadFiles`, whose message is
@@ -10,6 +11,7 @@ i.e. once more than `threshold` (default 1 %) of the items were replacements, ju
 (default 100) items: a single bad file in a small first batch does not stop a run, but two in the first hundred
 items do at 1 %. The counts are replacements: a broken file met in every epoch counts in every epoch, and a
 replacement that is itself broken counts again (rare at low rates). The summary also lists distinct files.
+An evaluation applies the same rule to its items left out (`train.evaluate.evaluate`, with `counted="skipped"`).
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ def reason_kind(reason: str) -> str:
 
 
 class BadFileTracker:
-    def __init__(self, threshold: float = 0.01, min_items: int = 100, examples: int = 5):
+    def __init__(self, threshold: float = 0.01, min_items: int = 100, examples: int = 5,
+                 counted: str = "replacements"):
         self.threshold, self.min_items, self.max_examples = threshold, min_items, examples
+        self.counted = counted  # what a bad item became, for the message
         self.items = 0
         self.bad = 0
         self.kinds: Counter[str] = Counter()
@@ -62,6 +66,6 @@ class BadFileTracker:
         s = self.summary()
         reasons = ", ".join(f"{kind} x{count}" for kind, count in s["reasons"].items())
         examples = "; ".join(f"{e['path']} ({e['reason']})" for e in s["examples"])
-        return (f"too many unreadable videos: {s['bad']} replacements in {s['items']} items "
+        return (f"too many unreadable videos: {s['bad']} {self.counted} in {s['items']} items "
                 f"({100 * s['share']:.1f}% > {100 * self.threshold:g}%), {s['distinct_files']} distinct files. "
                 f"Reasons: {reasons}. Examples: {examples}")

@@ -5,8 +5,14 @@ An item is `(clip, label, bad)`:
 * `clip`: uint8 tensor (3, T, H, W), or (V, 3, T, H, W) when an evaluation asks for V = num_clips x num_crops > 1
   views (clip-major: all crops of clip 0, then of clip 1, ...). In training, num_clips > 1 clips are joined
   along time (T = num_clips x frames), as MMAction2 feeds TSN's 1x1x3;
-* `label`: class id (-1 for unlabelled videos);
-* `bad`: (path, reason) of each broken video replaced to produce this item.
+* `label`: class id (-1 for unlabelled videos, `UNREADABLE` for a video left out of an evaluation);
+* `bad`: (path, reason) of each unreadable video met to produce this item.
+
+An unreadable video is handled by the split. In training ("train") it is replaced by another sample, with that
+sample's label, and counted (`BadFileTracker` stops the run past a share). An evaluation split ("val", "test") never
+stands another video in: its item is a zero clip of the usual shape labelled `UNREADABLE`, with the (path, reason),
+and `train.evaluate.evaluate` leaves it out of the metrics and reports it. The split is the switch because it
+already is the dataset's notion of evaluation (deterministic sampling, the evaluation transform, multi-view items).
 
 Every random choice of item i (frames, crop, flip, the replacement of a broken video) comes from a generator
 seeded with (seed, epoch, i), so items do not depend on worker count or order and a resumed run sees the same
@@ -35,9 +41,11 @@ from .transforms import build_transform
 
 log = logging.getLogger("actionbook.data")
 
+UNREADABLE = -2  # the label of an evaluation item whose video could not be read
+
 
 class VideoClipDataset(torch.utils.data.Dataset):
-    """Clips from a list of samples: sampling, decoding, transforms, and replacement of broken videos."""
+    """Clips from a list of samples: sampling, decoding, transforms, and what becomes of unreadable videos."""
 
     def __init__(self, samples: list[Sample], class_names: list[str], *, split: str = "train", frames: int = 8,
                  sampling: str = "uniform", frame_interval: int = 1, num_clips: int = 1, num_crops: int = 1,
@@ -47,6 +55,7 @@ class VideoClipDataset(torch.utils.data.Dataset):
         self.samples, self.class_names = samples, list(class_names)
         self.split, self.train = split, split == "train"
         self.frames, self.sampling, self.frame_interval, self.num_clips = frames, sampling, frame_interval, num_clips
+        self.input_size = input_size
         self.transform = build_transform(self.train, input_size, scale_size, augment, flip, num_crops)
         self.views = 1 if self.train else num_clips * num_crops  # per item: clips x crops in evaluation
         self.seed, self.epoch, self.name = seed, 0, name
@@ -76,6 +85,8 @@ class VideoClipDataset(torch.utils.data.Dataset):
             except UnreadableVideo as exc:
                 bad.append((exc.path, exc.reason))
                 self._remember_bad(exc)
+                if not self.train:  # evaluation never stands another video in for this one
+                    return self._unreadable_item(), UNREADABLE, tuple(bad)
                 current = int(rng.integers(len(self.samples)))
         else:
             raise TooManyBadFiles(f"item {index}: {len(bad)} broken videos in a row, the last: "
@@ -103,10 +114,16 @@ class VideoClipDataset(torch.utils.data.Dataset):
         stacked = np.stack(views).transpose(0, 4, 1, 2, 3)  # (V, 3, T, h, w); numpy copies, see transforms.py
         return torch.from_numpy(np.ascontiguousarray(stacked[0] if len(views) == 1 else stacked))
 
+    def _unreadable_item(self) -> torch.Tensor:
+        """The zero clip of an evaluation item whose video is unreadable: the shape `_views` gives the others."""
+        view = (3, self.frames, self.input_size, self.input_size)
+        return torch.zeros(view if self.views == 1 else (self.views, *view), dtype=torch.uint8)
+
     def _remember_bad(self, exc: UnreadableVideo) -> None:
         if exc.path not in self._bad_paths:
             self._bad_paths[exc.path] = exc.reason
-            log.warning("unreadable video replaced by another sample: %s (%s)", exc.path, exc.reason)
+            fate = "replaced by another sample" if self.train else "left out of the evaluation"
+            log.warning("unreadable video %s: %s (%s)", fate, exc.path, exc.reason)
 
     def fingerprint(self, count_limit: int = 5000) -> dict:
         """Videos, frames, class histogram, decoder and annotation hashes (see `fingerprint.py`)."""
@@ -142,7 +159,7 @@ def build_dataset(name: str, root=None, split: str = "train", frames: int = 8, s
 
 
 def collate_clips(items):
-    """Items -> (stacked uint8 clips, int64 labels, flat list of (path, reason) of replaced videos)."""
+    """Items -> (stacked uint8 clips, int64 labels, flat list of (path, reason) of the unreadable videos met)."""
     clips, labels, bad = zip(*items)
     stacked = torch.from_numpy(np.stack([clip.numpy() for clip in clips]))  # numpy: see transforms.py
     return stacked, torch.tensor(labels, dtype=torch.int64), [pair for pairs in bad for pair in pairs]

@@ -34,7 +34,7 @@ from .formats import (
     read_ssv2,
     read_ssv2_labels,
 )
-from .synthetic import SYNTHETIC, ensure_synthetic
+from .synthetic import SYNTHETIC, ensure_synthetic, read_manifest
 
 KINDS = ("synthetic", "ssv2", "kinetics", "ibm-list", "mmaction-list")
 SPLITS = ("train", "val", "test")
@@ -114,11 +114,20 @@ def _first_existing(*candidates: Path) -> Path:
     return next((path for path in candidates if path.is_file()), candidates[0])
 
 
+def _num_classes(info: DatasetInfo, root: Path) -> int:
+    """The dataset's class count: the registry's, or for a synthetic set the one it was generated with."""
+    if info.kind == "synthetic":
+        manifest = read_manifest(root) or {}
+        return manifest.get("config", {}).get("num_classes", info.num_classes)
+    return info.num_classes
+
+
 def load_split(info: DatasetInfo, root: Path, split: str) -> SplitAnnotations:
     """Samples and class names of one split ("test" reads the validation annotations)."""
     if split not in SPLITS:
         raise ConfigError(f"split {split!r} unknown; expected one of {', '.join(SPLITS)}")
     validation = split != "train"
+    num_classes = _num_classes(info, root)
     if info.layout == "ssv2":
         labels = root / "labels"
         labels_json = _first_existing(labels / "labels.json", labels / "something-something-v2-labels.json")
@@ -130,21 +139,18 @@ def load_split(info: DatasetInfo, root: Path, split: str) -> SplitAnnotations:
     elif info.layout == "kinetics":
         train_csv = root / "train.csv"
         split_csv = _first_existing(root / "validate.csv", root / "val.csv") if validation else train_csv
-        names = read_kinetics_classes(train_csv)
+        names = read_kinetics_classes(train_csv, num_classes)
         samples = read_kinetics(split_csv, names, root)
         files = sorted({train_csv, split_csv})
     else:  # frame or video lists with integer labels and no class names
         list_path = root / info.lists[validation]
         if info.layout == "ibm-list":
-            samples = read_ibm_list(list_path, root, min_frames=0 if split == "test" else info.min_frames)
+            samples = read_ibm_list(list_path, root, min_frames=0 if split == "test" else info.min_frames,
+                                    num_classes=num_classes)
         else:
-            samples = read_mmaction_list(list_path, root / info.video_dirs[validation])
-        names = [str(label) for label in range(info.num_classes)]
+            samples = read_mmaction_list(list_path, root / info.video_dirs[validation], num_classes)
+        names = [str(label) for label in range(num_classes)]
         files = [list_path]
-        out_of_range = sorted({s.label for s in samples if s.label >= len(names)})
-        if out_of_range:
-            raise ConfigError(f"{list_path}: labels {out_of_range[:5]} outside 0..{len(names) - 1} "
-                              f"({info.name} has {len(names)} classes)")
     if info.kind == "synthetic":
         files.append(root / "synth.json")
     if not samples:

@@ -6,10 +6,17 @@ Two sources, one interface (`num_frames`, `read(indices)`):
 * `FrameFolder`: a folder of JPEG frames `00001.jpg, 00002.jpg, ...` (the IBM layout), decoded with Pillow.
 
 Anything that cannot be read raises `UnreadableVideo(path, reason)`; the dataset turns that into a replaced
-sample and a counted bad file. decord reports the real cause of a failure only on the process's stderr (its
-exceptions say "Error reading x.mp4..."), so opening a video captures stderr and puts what was printed into the
-reason; outside those captures ffmpeg's log is silenced for the whole process, which keeps training output
-readable.
+sample and a counted bad file in training, and into an item left out (and counted) in evaluation. decord reports
+the real cause of a failure only on the process's stderr (its exceptions say "Error reading x.mp4..."), so opening
+a video captures stderr and puts what was printed into the reason; outside those captures ffmpeg's log is silenced
+for the whole process, which keeps training output readable.
+
+A video file is readable when it exists and is not empty, its container opens and holds a video stream, and decord
+indexes the frames its container states: a frame count (mp4), else a duration at a frame rate (webm), allowing
+max(2, 5 %) frames for rounding. The last rule catches a cut file: decord indexes the packets it finds, so a webm
+cut after its first frame would otherwise pass as a 1-frame video. A short video that is whole (a 1-frame mp4)
+is readable; sampling repeats its frames. A multi-stream file that states no duration of its own video stream is
+not checked for cuts: its file duration may be the audio's.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+import av
 import decord
 import numpy as np
 from PIL import Image
@@ -32,6 +40,7 @@ decord.logging.set_level(decord.logging.QUIET)
 
 _STDERR_LOCK = threading.Lock()  # fd 2 is process-wide: one capture at a time
 _LOG_PREFIXES = re.compile(r"\[\d\d:\d\d:\d\d\] \S+:\d+: |\[[^\]]* @ 0x[0-9a-f]+\] ")
+_CHECK_FAILED = re.compile(r"Check failed: .*?\(-?\d+ vs\. -?\d+\) ")  # decord's C++ assertion, before its message
 
 
 class UnreadableVideo(Exception):
@@ -77,7 +86,8 @@ def _cause(message: str, path: str) -> str:
             break
         if line.startswith("Last message repeated"):  # ffmpeg's note about an earlier, skipped line
             continue
-        line = _LOG_PREFIXES.sub("", line).replace(f"{path}, ", "").replace(f"[{path}] ", "").strip()
+        line = _CHECK_FAILED.sub("", _LOG_PREFIXES.sub("", line))
+        line = line.replace(f"{path}, ", "").replace(f"[{path}] ", "").strip()
         if line and line not in parts:
             parts.append(line)
     text = "; ".join(parts) or "unknown decoder error"
@@ -101,6 +111,29 @@ def _check_file(path: str) -> None:
         raise UnreadableVideo(path, "empty file (0 bytes)")
 
 
+def _probe(path: str) -> tuple[list[str], int | None]:
+    """The kinds of the container's streams (PyAV; [] when it cannot open the file) and the frame count it states
+    for its first video stream (None when it states none we can trust, see the module's docstring)."""
+    try:
+        with av.open(path) as container:
+            kinds = [stream.type for stream in container.streams]
+            if not container.streams.video:
+                return kinds, None
+            stream = container.streams.video[0]
+            if stream.frames > 0:
+                return kinds, stream.frames
+            if stream.duration is not None and stream.time_base is not None:
+                seconds = float(stream.duration * stream.time_base)
+            elif len(kinds) == 1 and container.duration is not None:
+                seconds = container.duration / av.time_base
+            else:
+                return kinds, None
+            rate = stream.average_rate or stream.guessed_rate
+            return kinds, round(seconds * rate) if rate else None
+    except (av.FFmpegError, OSError):
+        return [], None
+
+
 class VideoFile:
     """A video file decoded with decord. One decoding thread: parallelism comes from the loader's workers."""
 
@@ -115,10 +148,16 @@ class VideoFile:
                 error = None
             except (RuntimeError, decord.DECORDError, AssertionError) as exc:
                 error = exc
+            kinds, stated = _probe(self.path)
+        if error is not None and kinds and "video" not in kinds:
+            raise UnreadableVideo(self.path, f"no video stream: only {', '.join(sorted(set(kinds)))}")
         if error is not None:
             # the exception itself only says "Error reading <path>...": prefer what decord printed
             raise UnreadableVideo(self.path, "cannot open: " + _cause(err.text or str(error), self.path))
         self.num_frames = len(self._reader)
+        if stated is not None and self.num_frames < stated - max(2, stated // 20):
+            raise UnreadableVideo(self.path, f"truncated: {self.num_frames} of the {stated} frames its container "
+                                             "states can be read")
 
     def read(self, indices) -> np.ndarray:
         """Frames at `indices` (0-based, any order, repeats allowed); each distinct frame is decoded once."""

@@ -1,5 +1,7 @@
 """Evaluation: top-1, top-5, mean class accuracy, per-class accuracy and the confusion matrix, single or
-multi-view (K clips x crops, logits averaged), each stored with its protocol.
+multi-view (K clips x crops, logits averaged), each stored with its protocol and with what could not be scored:
+an evaluation never stands another video in for an unreadable one (see `actionbook.data.dataset`), it leaves the
+item out, counts it and names its file.
 
 `evaluate` scores a loader (the trainer's per-epoch validation and final test). `evaluate_run(run_dir, views=[(1,
 1), (2, 3), (10, 3)])` loads a run's checkpoint (best or last), rebuilds its experiment's model and validation
@@ -52,27 +54,48 @@ def classification_metrics(logits: torch.Tensor, labels: torch.Tensor, num_class
     }
 
 
+LISTED_FILES = 20  # unreadable files an evaluation's result names (all are counted)
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, loader, ctx: DistContext, prepare, num_classes: int, protocol: dict,
-             progress=None) -> dict:
-    """Score every batch of `loader` on this rank, gather all ranks' logits and compute the metrics.
+             progress=None, bad_file_threshold: float = 0.01) -> dict:
+    """Score every batch of `loader` (an evaluation split's) on this rank, gather all ranks' logits, compute the
+    metrics.
 
     `prepare(clips)` moves a uint8 batch to the device and normalises it. `protocol` (split, clips, crops,
     frames, input size) is stored with the metrics so no number is ever read without it.
+
+    Items whose video is unreadable (label `data.UNREADABLE`) are scored with their batch, so that every rank
+    runs the same forwards, then left out: `samples` counts the items evaluated, `unreadable` those left out, and
+    `unreadable_files` names up to LISTED_FILES of their files with the reasons. More than `bad_file_threshold`
+    of the items left out (the training rule, `data.BadFileTracker`) fails the evaluation with
+    `data.TooManyBadFiles`, on every rank alike since it is judged on the gathered counts.
     """
     was_training = model.training
     model.eval()
-    logits, labels = [], []
-    for clips, target, _bad in (progress(loader) if progress else loader):
-        logits.append(view_logits(model, prepare(clips)).float().cpu())
-        labels.append(target)
+    logits, labels, bad, skipped = [], [], [], 0
+    for clips, target, unreadable in (progress(loader) if progress else loader):
+        keep = target != data.UNREADABLE
+        logits.append(view_logits(model, prepare(clips)).float().cpu()[keep])
+        labels.append(target[keep])
+        bad.extend(unreadable)
+        skipped += int((~keep).sum())
     model.train(was_training)
     local = (torch.cat(logits) if logits else torch.empty(0, num_classes),
-             torch.cat(labels) if labels else torch.empty(0, dtype=torch.long))
+             torch.cat(labels) if labels else torch.empty(0, dtype=torch.long), bad, skipped)
     gathered = all_gather_objects(ctx, local)
     all_logits = torch.cat([g[0] for g in gathered])
     all_labels = torch.cat([g[1] for g in gathered])
-    return {**classification_metrics(all_logits, all_labels, num_classes), "protocol": protocol}
+    skipped = sum(g[3] for g in gathered)
+    tracker = data.BadFileTracker(bad_file_threshold, examples=LISTED_FILES, counted="skipped")
+    try:
+        tracker.update([pair for g in gathered for pair in g[2]], len(all_labels) + skipped)
+    except data.TooManyBadFiles as err:
+        views = f"{protocol.get('clips')}x{protocol.get('crops')} views"
+        raise data.TooManyBadFiles(f"{protocol.get('split')} evaluation ({views}): {err}") from None
+    return {**classification_metrics(all_logits, all_labels, num_classes), "unreadable": skipped,
+            "unreadable_files": tracker.summary()["examples"], "protocol": protocol}
 
 
 # ---- a run's checkpoint under several views -----------------------------------------------------------------
@@ -150,6 +173,10 @@ def evaluate_run(run_dir: str | Path, views=((1, 1),), checkpoint: str = "best",
                                      augment="none", flip=exp.flip, seed=exp.seed)
         num_classes = dataset.num_classes
         if model is None:  # the classes of the data the run trained on (a synthetic set may be of another size)
+            trained = state.get("num_classes", num_classes)
+            if trained != num_classes:
+                raise ConfigError(f"{ckpt} was trained on {trained} classes, the data at {exp.data_root} have "
+                                  f"{num_classes}: evaluate on the run's dataset")
             model = build_model(exp.model, num_classes=num_classes, frames=exp.frames, **exp.model_options())
             model.load_state_dict(state["model"])
             model.to(ctx.device).eval()
@@ -162,7 +189,8 @@ def evaluate_run(run_dir: str | Path, views=((1, 1),), checkpoint: str = "best",
                     "input_size": exp.input_size, "dataset": exp.dataset}
         t0 = time.perf_counter()
         metrics = evaluate(model, loader, ctx, prepare, num_classes, protocol,
-                           progress=(lambda it, d=f"{clips}x{crops}": bar(it, d)) if progress else None)
+                           progress=(lambda it, d=f"{clips}x{crops}": bar(it, d)) if progress else None,
+                           bad_file_threshold=exp.bad_file_threshold)
         seconds = time.perf_counter() - t0
         result = {**metrics, "checkpoint": str(ckpt), "checkpoint_epoch": state.get("epoch"),
                   "seconds": round(seconds, 2), "views": clips * crops}
@@ -177,4 +205,5 @@ def brief(result: dict) -> dict:
     p = result["protocol"]
     return {"clips": p["clips"], "crops": p["crops"], "views": result["views"], "top1": result["top1"],
             "top5": result["top5"], "mean_class_acc": result["mean_class_acc"], "videos": result["samples"],
+            "unreadable": result.get("unreadable"),  # None: an evaluation written before it was counted
             "seconds": result["seconds"]}

@@ -278,7 +278,8 @@ class Trainer:
                     self._write_record("interrupted", self.stop_requested, progress=self._progress(epoch, iters))
                     return self.record
                 val = evaluate(self.model, val_loader, self.ctx, self.prepare, self.num_classes,
-                               self._protocol("val", 1, 1), progress=self._bar("val"))
+                               self._protocol("val", 1, 1), progress=self._bar("val"),
+                               bad_file_threshold=self.exp.bad_file_threshold)
                 self._end_epoch(epoch, iters, summary, val)
             self.record["timings"] = {**self.record.get("timings", {}), "train_s": time.perf_counter() - t0}
             self._final_test()
@@ -421,7 +422,8 @@ class Trainer:
         loader, _ = self._loader(self.test_set, shuffle=False, drop_last=False)
         t0 = time.perf_counter()
         test = evaluate(self.model, loader, self.ctx, self.prepare, self.num_classes,
-                        self._protocol("val", self.exp.test_clips, self.exp.test_crops), progress=self._bar("test"))
+                        self._protocol("val", self.exp.test_clips, self.exp.test_crops), progress=self._bar("test"),
+                        bad_file_threshold=self.exp.bad_file_threshold)
         self.record["metrics"]["test"] = _brief(test)
         self.record["timings"]["test_s"] = time.perf_counter() - t0
         if self.ctx.is_main:
@@ -434,7 +436,8 @@ class Trainer:
 
 def _brief(metrics: dict) -> dict:
     """What the record keeps of an evaluation (per-class accuracy and the confusion matrix go to eval/*.json)."""
-    return {k: metrics[k] for k in ("top1", "top5", "mean_class_acc", "samples", "protocol")}
+    return {k: metrics[k] for k in ("top1", "top5", "mean_class_acc", "samples", "unreadable", "unreadable_files",
+                                    "protocol")}
 
 
 def _tracker_state(tracker: data.BadFileTracker) -> dict:
