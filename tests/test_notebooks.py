@@ -85,6 +85,15 @@ def test_train_parameters_are_the_experiment_fields_at_cpu_scale():
     assert exp.iters_per_epoch and exp.input_size <= 64 and exp.nproc == 1 and exp.batch_size <= 16
 
 
+def test_unknown_papermill_parameter_stops_the_first_cell_in_one_line(tmp_path):
+    out = tmp_path / "out.ipynb"
+    cmd = [str(Path(sys.executable).parent / "papermill"), str(NOTEBOOKS / "train.ipynb"), str(out),
+           "-p", "learning_rate", "0.1"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0
+    assert "ConfigError: unknown parameter(s) learning_rate (did you mean lr?)" in proc.stderr
+
+
 def test_bad_parameter_stops_the_first_cell_in_one_line(tmp_path):
     out = tmp_path / "out.ipynb"
     cmd = [str(Path(sys.executable).parent / "papermill"), str(NOTEBOOKS / "train.ipynb"), str(out),

@@ -16,6 +16,7 @@ in nbval's report, instead of a deep traceback (`one_line_errors`).
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import subprocess
 import sys
@@ -31,7 +32,7 @@ from actionbook import plan as planning
 from actionbook import runs
 from actionbook.data import TooManyBadFiles
 from actionbook.errors import ConfigError
-from actionbook.experiment import Experiment
+from actionbook.experiment import Experiment, unknown_names_message
 from actionbook.live import LiveView
 from actionbook.paths import notebooks_dir, scratch_runs_dir
 from actionbook.plan import TrainingPlan
@@ -68,9 +69,27 @@ def one_line_errors():
 # ---- the experiment and its plan ----------------------------------------------------------------------------
 
 def build_experiment(namespace: dict[str, Any]) -> Experiment:
-    """The Experiment named by the notebook's parameters (the Experiment fields found in `namespace`), validated."""
+    """The Experiment named by the notebook's parameters (the Experiment fields found in `namespace`), validated.
+
+    A parameter papermill injected that the notebook does not declare (`-p learning_rate 0.1`) is an error with a
+    "did you mean", not a value silently left unused: papermill itself only warns."""
     with one_line_errors():
+        unknown = sorted(injected_parameters(namespace) - set(EXPERIMENT_FIELDS) - {"run_dir"})
+        if unknown:
+            raise ConfigError(unknown_names_message("parameter(s)", unknown, [*EXPERIMENT_FIELDS, "run_dir"]))
         return Experiment.from_dict({k: namespace[k] for k in EXPERIMENT_FIELDS if k in namespace})
+
+
+def injected_parameters(namespace: dict[str, Any]) -> set[str]:
+    """The names papermill's injected cell assigned, read from the kernel's input history (`In`): that cell is the
+    one whose source starts with papermill's "# Parameters" line."""
+    names = set()
+    for source in namespace.get("In") or []:
+        if isinstance(source, str) and source.startswith("# Parameters\n"):
+            for node in ast.parse(source).body:
+                if isinstance(node, ast.Assign):
+                    names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+    return names
 
 
 def build_plan(exp: Experiment) -> TrainingPlan:
