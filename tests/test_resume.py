@@ -165,6 +165,16 @@ def test_sigterm_at_an_epochs_last_iteration_resumes(data_root, tmp_path, monkey
     _assert_same_as_reference(run_dir, train(exp, run_dir, progress=False), reference)
 
 
+@pytest.mark.parametrize("call", [2, 4], ids=["validation", "final-test"])
+def test_sigterm_during_an_evaluation_stops_and_resumes(data_root, tmp_path, monkeypatch, reference, call):
+    exp, run_dir = _experiment(data_root), tmp_path / "run"
+    with monkeypatch.context() as patch:
+        _kill_at(patch, trainer, "evaluate", call, action=lambda: os.kill(os.getpid(), signal.SIGTERM))
+        record = train(exp, run_dir, progress=False)
+    assert record["status"] == "interrupted" and record["reason"] == "SIGTERM"
+    _assert_same_as_reference(run_dir, train(exp, run_dir, progress=False), reference)
+
+
 def test_rerun_of_a_finished_run_with_run_neutral_changes_keeps_its_record(data_root, tmp_path, reference):
     run_dir = tmp_path / "run"
     train(_experiment(data_root), run_dir, progress=False)

@@ -23,7 +23,7 @@ from actionbook.errors import ConfigError
 from actionbook.experiment import Experiment
 from actionbook.models import build_model, model_entry
 from actionbook.train.checkpoint import load_checkpoint
-from actionbook.train.distributed import DistContext, all_gather_objects, setup
+from actionbook.train.distributed import DistContext, all_gather_objects, broadcast_flag, setup
 
 
 def view_logits(model: nn.Module, clips: torch.Tensor) -> torch.Tensor:
@@ -57,9 +57,13 @@ def classification_metrics(logits: torch.Tensor, labels: torch.Tensor, num_class
 LISTED_FILES = 20  # unreadable files an evaluation's result names (all are counted)
 
 
+class EvaluationStopped(Exception):
+    """A stop was asked for (SIGTERM, SIGINT) during an evaluation: its result is incomplete and not returned."""
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, loader, ctx: DistContext, prepare, num_classes: int, protocol: dict,
-             progress=None, bad_file_threshold: float = 0.01) -> dict:
+             progress=None, bad_file_threshold: float = 0.01, stop=None) -> dict:
     """Score every batch of `loader` (an evaluation split's) on this rank, gather all ranks' logits, compute the
     metrics.
 
@@ -71,6 +75,8 @@ def evaluate(model: nn.Module, loader, ctx: DistContext, prepare, num_classes: i
     `unreadable_files` names up to LISTED_FILES of their files with the reasons. More than `bad_file_threshold`
     of the items left out (the training rule, `data.BadFileTracker`) fails the evaluation with
     `data.TooManyBadFiles`, on every rank alike since it is judged on the gathered counts.
+
+    `stop()` (optional) is asked after every batch, on every rank together: when it says so, EvaluationStopped.
     """
     was_training = model.training
     model.eval()
@@ -81,6 +87,9 @@ def evaluate(model: nn.Module, loader, ctx: DistContext, prepare, num_classes: i
         labels.append(target[keep])
         bad.extend(unreadable)
         skipped += int((~keep).sum())
+        if stop is not None and broadcast_flag(ctx, stop()):
+            model.train(was_training)
+            raise EvaluationStopped(f"{protocol.get('split')} evaluation stopped")
     model.train(was_training)
     local = (torch.cat(logits) if logits else torch.empty(0, num_classes),
              torch.cat(labels) if labels else torch.empty(0, dtype=torch.long), bad, skipped)

@@ -9,7 +9,8 @@ index) (see actionbook.data), and the global generators are saved in every check
 The record is rebuilt from what is on disk: every checkpoint carries the record's history, metrics and bad-file
 counts as of that moment, and a mid-epoch checkpoint the epoch's running train statistics. Resuming at any moment
 (mid-epoch, after the last epoch, during the test, or to re-run a finished run with a run-neutral change) gives the
-record of the uninterrupted run. SIGTERM or SIGINT stops at the next iteration into a resumable, "interrupted" run.
+record of the uninterrupted run. SIGTERM or SIGINT stops at the next training iteration or evaluation batch into a
+resumable, "interrupted" run.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from actionbook.models.pretrained import load_imagenet
 from actionbook.plan import TrainingPlan, build_plan, check_data
 from actionbook.train import checkpoint as ckpt
 from actionbook.train.distributed import DistContext, all_gather_objects, barrier, broadcast_flag, cleanup, setup
-from actionbook.train.evaluate import evaluate
+from actionbook.train.evaluate import EvaluationStopped, evaluate
 from actionbook.train.optim import build_optimizer, lr_at, set_lr
 
 
@@ -277,12 +278,21 @@ class Trainer:
                 if summary is None:  # SIGTERM or SIGINT: checkpoint written inside
                     self._write_record("interrupted", self.stop_requested, progress=self._progress(epoch, iters))
                     return self.record
-                val = evaluate(self.model, val_loader, self.ctx, self.prepare, self.num_classes,
-                               self._protocol("val", 1, 1), progress=self._bar("val"),
-                               bad_file_threshold=self.exp.bad_file_threshold)
+                try:
+                    val = evaluate(self.model, val_loader, self.ctx, self.prepare, self.num_classes,
+                                   self._protocol("val", 1, 1), progress=self._bar("val"),
+                                   bad_file_threshold=self.exp.bad_file_threshold, stop=self._stop_asked)
+                except EvaluationStopped:  # resumes at this epoch's validation, its training done
+                    self._save(epoch, iters, self.epoch_running)
+                    self._write_record("interrupted", self.stop_requested, progress=self._progress(epoch, iters))
+                    return self.record
                 self._end_epoch(epoch, iters, summary, val)
             self.record["timings"] = {**self.record.get("timings", {}), "train_s": time.perf_counter() - t0}
-            self._final_test()
+            try:
+                self._final_test()
+            except EvaluationStopped:  # every epoch is in last.pt: a resume runs the test again
+                self._write_record("interrupted", self.stop_requested, progress=self._progress(self.exp.epochs, iters))
+                return self.record
             self._write_record("completed", progress=self._progress(self.exp.epochs - 1, iters))
             return self.record
         except Exception as err:
@@ -307,6 +317,9 @@ class Trainer:
             time.sleep(1.0)  # the failing rank writes its reason before its process ends
             reason = runs.first_rank_error(self.run_dir) or reason
         self._write_record("failed", reason)
+
+    def _stop_asked(self) -> bool:
+        return bool(self.stop_requested)
 
     def _catch_stop_signals(self) -> dict:
         """SIGTERM (how schedulers pre-empt) and SIGINT (Ctrl-C, a notebook's interrupt) ask the loop to stop at the
@@ -382,10 +395,11 @@ class Trainer:
                            "mem_mib": round(self._memory_mib(), 1)})
             if self.exp.checkpoint_every and self.step % self.exp.checkpoint_every == 0 and batch + 1 < iters:
                 self._save(epoch, batch + 1, running)
-            if broadcast_flag(self.ctx, bool(self.stop_requested)):
+            if broadcast_flag(self.ctx, self._stop_asked()):
                 self._save(epoch, batch + 1, running)
                 return None
             tick = time.perf_counter()
+        self.epoch_running = running  # what a stop during this epoch's validation checkpoints
         # every rank's sums: the epoch's statistics cover all its batches, on every rank, resumed or not
         totals = {k: sum(r[k] for r in all_gather_objects(self.ctx, running)) for k in ("loss_sum", "correct",
                                                                                        "seen")}
@@ -423,7 +437,7 @@ class Trainer:
         t0 = time.perf_counter()
         test = evaluate(self.model, loader, self.ctx, self.prepare, self.num_classes,
                         self._protocol("val", self.exp.test_clips, self.exp.test_crops), progress=self._bar("test"),
-                        bad_file_threshold=self.exp.bad_file_threshold)
+                        bad_file_threshold=self.exp.bad_file_threshold, stop=self._stop_asked)
         self.record["metrics"]["test"] = _brief(test)
         self.record["timings"]["test_s"] = time.perf_counter() - t0
         if self.ctx.is_main:
