@@ -11,6 +11,7 @@ import random
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -206,15 +207,26 @@ def test_a_second_writer_gets_a_one_line_error(data_root, tmp_path):
     assert train(_experiment(data_root, epochs=1), run_dir, progress=False)["status"] == "completed"
 
 
-def test_cli_second_writer_exits_at_once(data_root, tmp_path):
+def test_cli_second_writer_exits_at_once_and_the_first_finishes(data_root, tmp_path):
     params = tmp_path / "params.yaml"
-    params.write_text(yaml.safe_dump(_experiment(data_root, epochs=1).to_dict()))
+    params.write_text(yaml.safe_dump(_experiment(data_root, epochs=6).to_dict()))
     run_dir = tmp_path / "run"
-    with runs.exclusive(run_dir):
-        proc = subprocess.run([sys.executable, "-m", "actionbook.cli", "train", str(params), "--run-dir",
-                               str(run_dir), "--quiet"], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2
-    assert proc.stderr.strip().count("\n") == 0 and "is in use by pid" in proc.stderr
+    argv = [sys.executable, "-m", "actionbook.cli", "train", str(params), "--run-dir", str(run_dir), "--quiet"]
+    first = subprocess.Popen(argv, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        deadline = time.time() + 120
+        while not runs.metrics_path(run_dir).is_file():  # the first is training: it holds the lock
+            assert time.time() < deadline and first.poll() is None
+            time.sleep(0.05)
+        second = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+        assert second.returncode == 2
+        assert second.stderr.strip().count("\n") == 0 and "is in use by pid" in second.stderr
+        assert first.wait(timeout=300) == 0
+    finally:
+        first.kill()
+    assert runs.read_record(run_dir)["status"] == "completed"
+    for which in ("last", "best"):  # the first writer's checkpoints are whole
+        assert torch.load(runs.checkpoint_file(run_dir, which), weights_only=True)["model"]
 
 
 def test_bad_files_are_one_line_errors(data_root, tmp_path, monkeypatch):
