@@ -85,20 +85,22 @@ def test_train_parameters_are_the_experiment_fields_at_cpu_scale():
     assert exp.iters_per_epoch and exp.input_size <= 64 and exp.nproc == 1 and exp.batch_size <= 16
 
 
+def _papermill_train(out: Path, name: str, value: str) -> subprocess.CompletedProcess:
+    """papermill on the train notebook with one `-p name value`, as a user runs it."""
+    cmd = [str(Path(sys.executable).parent / "papermill"), str(NOTEBOOKS / "train.ipynb"), str(out), "-p", name,
+           value]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+
+
 def test_unknown_papermill_parameter_stops_the_first_cell_in_one_line(tmp_path):
-    out = tmp_path / "out.ipynb"
-    cmd = [str(Path(sys.executable).parent / "papermill"), str(NOTEBOOKS / "train.ipynb"), str(out),
-           "-p", "learning_rate", "0.1"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    proc = _papermill_train(tmp_path / "out.ipynb", "learning_rate", "0.1")
     assert proc.returncode != 0
     assert "ConfigError: unknown parameter(s) learning_rate (did you mean lr?)" in proc.stderr
 
 
 def test_bad_parameter_stops_the_first_cell_in_one_line(tmp_path):
     out = tmp_path / "out.ipynb"
-    cmd = [str(Path(sys.executable).parent / "papermill"), str(NOTEBOOKS / "train.ipynb"), str(out),
-           "-p", "model", "resnet9000"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    proc = _papermill_train(out, "model", "resnet9000")
     assert proc.returncode != 0
     assert "ConfigError: unknown model 'resnet9000'; valid models:" in proc.stderr
     executed = nbformat.read(out, as_version=4)
