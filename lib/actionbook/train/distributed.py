@@ -1,4 +1,5 @@
-"""Process-group set-up for torchrun (gloo on CPU, nccl on GPU); a single process needs none of it."""
+"""Process-group set-up for torchrun (gloo on CPU, nccl on GPU) and the sampler that shards each global batch over
+the ranks; a single process needs none of the set-up."""
 
 from __future__ import annotations
 
@@ -71,3 +72,42 @@ def broadcast_flag(ctx: DistContext, flag: bool) -> bool:
 def barrier(ctx: DistContext) -> None:
     if ctx.distributed:
         dist.barrier()
+
+
+class ShardedBatchSampler:
+    """Global batches of a (seed, epoch)-determined order; each rank takes its strided share of every batch.
+
+    One process with batch B and W processes with B/W each see the same samples per step. That makes DDP equal to
+    single-process training (to float32 all-reduce rounding) when BatchNorm does not depend on the per-process
+    batch: with freeze_bn (running statistics) or sync_bn (SyncBatchNorm over all ranks, CUDA). With ordinary BN
+    each process normalises with its own share's statistics, and the runs differ. `start_batch` skips batches
+    already trained before a resume.
+    """
+
+    def __init__(self, size: int, global_batch: int, ctx: DistContext, shuffle: bool, seed: int, drop_last: bool):
+        self.size, self.global_batch, self.ctx = size, global_batch, ctx
+        self.shuffle, self.seed, self.drop_last = shuffle, seed, drop_last
+        self.epoch, self.start_batch, self.limit = 0, 0, None
+
+    def set_epoch(self, epoch: int, start_batch: int = 0, limit: int | None = None) -> None:
+        self.epoch, self.start_batch, self.limit = epoch, start_batch, limit
+
+    def _batches(self) -> list[list[int]]:
+        if self.shuffle:
+            g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+            order = torch.randperm(self.size, generator=g).tolist()
+        else:
+            order = list(range(self.size))
+        batches = [order[i:i + self.global_batch] for i in range(0, self.size, self.global_batch)]
+        if self.drop_last and batches and len(batches[-1]) < self.global_batch:
+            batches.pop()
+        return batches[:self.limit] if self.limit else batches
+
+    def __len__(self) -> int:
+        return len(self._batches())
+
+    def __iter__(self):
+        for batch in self._batches()[self.start_batch:]:
+            share = batch[self.ctx.rank::self.ctx.world_size]
+            if share:
+                yield share

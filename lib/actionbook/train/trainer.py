@@ -38,52 +38,21 @@ from actionbook.models import build_model, model_entry
 from actionbook.models.pretrained import load_imagenet
 from actionbook.plan import TrainingPlan, build_plan, check_data
 from actionbook.train import checkpoint as ckpt
-from actionbook.train.distributed import DistContext, all_gather_objects, barrier, broadcast_flag, cleanup, setup
+from actionbook.train.distributed import (
+    DistContext,
+    ShardedBatchSampler,
+    all_gather_objects,
+    barrier,
+    broadcast_flag,
+    cleanup,
+    setup,
+)
 from actionbook.train.evaluate import EvaluationStopped, evaluate
 from actionbook.train.optim import build_optimizer, lr_at, set_lr
 
 
 class TrainingFailed(RuntimeError):
     """The run cannot go on (non-finite loss, too many bad files); its record says why."""
-
-
-class ShardedBatchSampler:
-    """Global batches of a (seed, epoch)-determined order; each rank takes its strided share of every batch.
-
-    One process with batch B and W processes with B/W each see the same samples per step. That makes DDP equal to
-    single-process training (to float32 all-reduce rounding) when BatchNorm does not depend on the per-process
-    batch: with freeze_bn (running statistics) or sync_bn (SyncBatchNorm over all ranks, CUDA). With ordinary BN
-    each process normalises with its own share's statistics, and the runs differ. `start_batch` skips batches
-    already trained before a resume.
-    """
-
-    def __init__(self, size: int, global_batch: int, ctx: DistContext, shuffle: bool, seed: int, drop_last: bool):
-        self.size, self.global_batch, self.ctx = size, global_batch, ctx
-        self.shuffle, self.seed, self.drop_last = shuffle, seed, drop_last
-        self.epoch, self.start_batch, self.limit = 0, 0, None
-
-    def set_epoch(self, epoch: int, start_batch: int = 0, limit: int | None = None) -> None:
-        self.epoch, self.start_batch, self.limit = epoch, start_batch, limit
-
-    def _batches(self) -> list[list[int]]:
-        if self.shuffle:
-            g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-            order = torch.randperm(self.size, generator=g).tolist()
-        else:
-            order = list(range(self.size))
-        batches = [order[i:i + self.global_batch] for i in range(0, self.size, self.global_batch)]
-        if self.drop_last and batches and len(batches[-1]) < self.global_batch:
-            batches.pop()
-        return batches[:self.limit] if self.limit else batches
-
-    def __len__(self) -> int:
-        return len(self._batches())
-
-    def __iter__(self):
-        for batch in self._batches()[self.start_batch:]:
-            share = batch[self.ctx.rank::self.ctx.world_size]
-            if share:
-                yield share
 
 
 class Trainer:
