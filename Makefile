@@ -4,14 +4,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup test test-slow book book-html book-check lab clean
+.PHONY: setup test test-slow gpu-check book book-html book-check lab clean
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[dev,compare]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name actionbook --display-name "ActionBook (.venv)" >/dev/null
 	touch $(STAMP)
 
@@ -21,6 +21,13 @@ test: setup
 
 test-slow: setup
 	$(BIN)/python -m pytest -m slow
+
+# the CUDA paths end to end on synthetic data and the speed benchmark's seed rows (minutes, on this machine's GPUs);
+# records under book/records/gpu-check/ and book/records/speed/. GPU_CHECK_FLAGS=--dry-run prints and validates the plan without a GPU.
+GPU_CHECK_FLAGS ?=
+
+gpu-check: setup
+	$(BIN)/actionbook gpu-check $(GPU_CHECK_FLAGS)
 
 # ---- the book ------------------------------------------------------------------------------------------------
 # `make book`: run what is missing of the default proxy profile (`actionbook proxy run`: it generates the proxy

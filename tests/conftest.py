@@ -1,8 +1,13 @@
 """Shared test set-up: the shared seeds folder beside the project, and a small data root per session."""
 
+import os
 from pathlib import Path
 
 import pytest
+
+# OpenMP threads sleep instead of spinning while they wait (measure/fastpath.py PROCESS_ENV), set before any test
+# loads torch: spinning threads on a busy machine made steps 4-7x slower (issue 19).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 PROJECT = Path(__file__).resolve().parents[1]
 SHARED_SEEDS = PROJECT.parent / "shared" / "seeds"
@@ -23,7 +28,7 @@ def small_data(tmp_path_factory) -> Path:
 
     root = tmp_path_factory.getbasetemp() / "small-data"
     for name, spec in SYNTHETIC.items():
-        config = SynthConfig(num_classes=spec.defaults.num_classes, train_per_class=4, val_per_class=2, frames=16,
-                             width=64, height=48)
+        config = SynthConfig(num_classes=spec.defaults.num_classes, train_per_class=4, val_per_class=2,
+                             frames=spec.defaults.frames if spec.layout == "ibm-list" else 16, width=64, height=48)
         ensure_synthetic(name, root / name, config)
     return root

@@ -95,6 +95,35 @@ def test_book_static_links(built):
     assert summary["book/ibm"]["images"] >= 2
 
 
+def test_what_a_reader_must_trust(built):
+    """No page puts a proxy or synthetic number under "reproduced"; every chapter's figure has a caption and an
+    alt text; every chapter links at least one source."""
+    sys.path.insert(0, str(PROJECT / "book"))
+    try:
+        import check_pages
+    finally:
+        sys.path.pop(0)
+    problems = check_pages.trust_check(built / "_build" / "html")
+    assert not problems, "\n".join(problems)
+
+
+def test_trust_check_catches_a_proxy_number_labelled_reproduced(tmp_path):
+    sys.path.insert(0, str(PROJECT / "book"))
+    try:
+        import check_pages
+    finally:
+        sys.path.pop(0)
+    page = tmp_path / "book" / "ibm.html"
+    page.parent.mkdir()
+    page.write_text("<article><table><tr><th>Row</th><th>Reproduced top-1</th></tr>"
+                    "<tr><td>proxy run on synth-kinetics</td><td>44.00</td></tr></table>"
+                    "<figure><img src='_images/abc.png' alt='abc.png'></figure></article>")
+    problems = check_pages.trust_check(tmp_path)
+    assert any("under 'Reproduced top-1'" in p for p in problems)
+    assert any("no caption" in p for p in problems) and any("no alt text" in p for p in problems)
+    assert any("links no source" in p for p in problems)
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_pages_render_in_chromium(built, tmp_path):

@@ -44,5 +44,6 @@ def test_speed_records_are_labelled_with_their_hardware(tmp_path):
     assert f"**1x {H100}**" in md and "0.1000 (0.0100)" in md
     rate = measured_throughputs(records)  # one kind only: no estimate (needs 2D and 3D)
     assert rate == {}
-    fig = figures.speed_panels(chapter.published_speed_cases(), frame)
+    fig = figures.speed_panels(chapter.published_seed_cases(), frame)
     assert len(fig.axes) == 2
+    assert fig.axes[1].patches[0].get_width() == 0.1 / 32  # seconds per clip: s/iter over the batch

@@ -35,12 +35,17 @@ def test_profiles_are_as_documented():
     assert set(default.families) == set(full.families) == {"TSN", "TAM", "I3D", "S3D"}
     assert set(default.datasets) == set(full.datasets) == {"synth-something", "synth-kinetics"}
     assert set(full.pooling) == {"none", "max"} and set(full.frames) == {8, 16}
-    assert len(default.seeds) >= 3 and len(full.seeds) > len(default.seeds) and full.epochs > default.epochs
+    assert len(default.seeds) >= 5 and len(full.seeds) > len(default.seeds) and full.epochs > default.epochs
+    # the frames axis: TSN and TAM at 8 and 16 frames on synth-something
+    something = {(g["family"], g["frames"]) for g in default.grid() if g["dataset"] == "synth-something"}
+    assert {("TSN", 16), ("TAM", 16), ("TSN", 8), ("TAM", 8)} <= something
     for name, spec in grid.PROFILES.items():
         files = _files(name)
-        assert len(files) == len(spec) == (len(spec.datasets) * len(spec.backbones) * len(spec.families)
-                                           * len(spec.pooling) * len(spec.frames) * len(spec.seeds))
+        extra = len(spec.more_frames_families) * len([t for t in spec.more_frames if t not in spec.frames])
+        assert len(files) == len(spec) + 1 == (len(spec.datasets) * len(spec.backbones) * len(spec.families)
+                                               * len(spec.pooling) * len(spec.frames) + extra) * len(spec.seeds) + 1
         assert [p.name for p in files] == sorted(p.name for p in params.profile_files(name))
+        assert params.profile_files(name)[0].stem == grid.pretrain_name(name)  # the pretraining runs first
     # a run folder is named after its file: no two profiles may share a name
     stems = [p.stem for name in grid.PROFILES for p in _files(name)]
     assert len(stems) == len(set(stems))
@@ -60,7 +65,13 @@ def test_every_params_file_is_a_valid_experiment():
             assert set(values) == names, path.name  # every field: no notebook default leaks in
             exp = Experiment(**values)
             assert exp.name == path.stem and f"proxy profile: {profile}" in exp.notes
-            assert exp.pretrained == "none" and exp.dataset in grid.PROXY_DATA
+            if exp.name == grid.pretrain_name(profile):
+                assert (exp.dataset, exp.frames, exp.pretrained) == ("synth-images", 1, "none")
+                continue
+            # every family starts from the profile's pretrained backbone (the same file), with the IBM recipe
+            assert exp.pretrained == "imagenet" and exp.imagenet_checkpoint == grid.pretrained_weights(profile)
+            assert (exp.optimizer, exp.lr_scheduler, exp.momentum, exp.augment) == ("sgd", "cosine", 0.9, "v1")
+            assert exp.dataset in grid.PROXY_DATA
             assert exp.data_root == f"data/proxy/{exp.dataset}"
             assert exp.flip is (exp.dataset != "synth-something")  # a mirrored "left to right" is "right to left"
             key = (exp.model, exp.temporal_pooling)
@@ -174,20 +185,61 @@ def test_difference_between_families(study):
     assert paired["ci95"] == pytest.approx(4.303 * 1.0 / math.sqrt(3))  # differences 56, 58, 57
 
 
+def test_contrast_is_welch_for_two_groups_and_adds_variances():
+    a, b = [10.0, 12.0, 14.0], [1.0, 2.0, 3.0]
+    c = stats.contrast([(1.0, a), (-1.0, b)])
+    diff, half = stats.welch(a, b)
+    assert c["estimate"] == pytest.approx(diff) and c["high"] - c["estimate"] == pytest.approx(half)
+    assert c["n"] == 3
+    # the mean of two groups minus a third: variance (4/3 + 4/3) / 4 + 1/3 of the estimate
+    c = stats.contrast([(0.5, a), (0.5, a), (-1.0, b)])
+    assert c["estimate"] == pytest.approx(10.0)
+    se2 = 0.25 * 4 / 3 * 2 + 1 / 3
+    df = se2 ** 2 / (2 * (0.25 * 4 / 3) ** 2 / 2 + (1 / 3) ** 2 / 2)
+    assert c["high"] - c["estimate"] == pytest.approx(stats.t95(df) * math.sqrt(se2))
+    assert math.isnan(stats.contrast([(1.0, [1.0]), (-1.0, [2.0])])["low"])
+    assert stats.contrast([(1.0, []), (-1.0, [2.0])])["n"] == 0
+
+
+@pytest.mark.parametrize("low, high, at_least, within, expected", [
+    (6.0, 30.0, 5.0, None, "held"),  # the whole interval in the claimed region
+    (-3.0, 4.0, 5.0, None, "did not hold"),  # the whole interval outside it
+    (-3.8, 25.3, 5.0, None, "inconclusive"),  # across the margin: says nothing either way
+    (-22.0, 90.0, 5.0, None, "inconclusive"),
+    (-4.0, 6.0, None, 10.0, "held"),  # "close": within ±10
+    (12.0, 20.0, None, 10.0, "did not hold"),
+    (-25.0, -11.0, None, 10.0, "did not hold"),
+    (5.0, 15.0, None, 10.0, "inconclusive"),
+    (math.nan, math.nan, 5.0, None, "inconclusive"),
+])
+def test_verdict_rule(low, high, at_least, within, expected):
+    assert findings.verdict(low, high, at_least, within) == expected
+
+
 def test_findings_on_a_clear_study(study):
-    verdicts = {f.claim.split(",")[0]: f.verdict for f in findings.findings(study)}
-    assert verdicts["On the temporal dataset"] == "held"
-    assert verdicts["On the appearance dataset"] == "held"
-    assert verdicts["TSN (no temporal modelling) does much worse on the temporal dataset than on the appearance one"] \
-        == "held"
-    assert verdicts["More frames help the temporal models on the temporal dataset"] == "not measured"
+    items = {f.finding: f for f in findings.findings(study)}
+    headline = [f for f in items.values() if f.headline]
+    assert [f.finding for f in headline] == ["temporal families beat TSN on the temporal set",
+                                             "the gap shrinks on the appearance set"]
+    assert all(f.verdict == "held" for f in headline)
+    assert items["temporal families beat TSN on the temporal set"].difference == pytest.approx(52.0)
+    assert items["TAM close to TSN on the appearance set"].verdict == "held"
+    assert items["TSN worse on the temporal set"].verdict == "held"
+    assert items["more frames help TAM"].verdict == "not measured"  # no 16-frame runs here
 
 
 def test_findings_when_temporal_models_do_not_win():
     runs = [make_record(d, grid.MODELS["resnet-18"][f], seed, 25.0 + seed)
             for d in grid.DATASETS for f in grid.FAMILIES for seed in range(3)]
-    verdicts = [f.verdict for f in findings.findings(stats.proxy_frame(runs))]
-    assert verdicts[0] == "did not hold"
+    first = findings.findings(stats.proxy_frame(runs))[0]
+    assert first.headline and first.verdict == "did not hold" and first.difference == pytest.approx(0.0)
+
+
+def test_seeds_needed_for_an_inconclusive_finding():
+    item = findings.Finding("f", "c", "p", "x", 10.0, (0.0, 20.0), 5, 5.0, None, "inconclusive")
+    assert findings.seeds_needed(item) == 20  # half-width 10 must shrink to 5: four times the seeds
+    assert findings.seeds_needed(findings.Finding("f", "c", "p", "x", 10.0, (6.0, 14.0), 5, 5.0, None,
+                                                  "held")) is None
 
 
 def test_family_table_beside_the_paper(study):
@@ -207,7 +259,7 @@ def test_paper_reference_picks_one_row_per_family_and_section():
 
 def test_plan_lists_every_experiment_of_a_profile(study):
     plan = chapter.plan_table(study, "default")
-    assert len(plan) == len(grid.PROFILES["default"])
+    assert len(plan) == len(grid.PROFILES["default"]) + 1  # and the pretraining
     assert set(plan["Status"]) <= {"completed", "not yet run", "failed", "completed (other data!)"}
 
 
@@ -233,3 +285,30 @@ def test_proxy_command_line(capsys):
     printed = capsys.readouterr().out.split()
     assert printed == [str(p.relative_to(ROOT)) for p in params.profile_files("default")]
     assert all((ROOT / p).is_file() for p in printed)
+
+
+def test_findings_command_prints_json(tmp_path, capsys):
+    """`actionbook proxy findings --json` on records in a runs folder: one object per finding."""
+    import json
+
+    for dataset, family, top1 in (("synth-something", "TSN", (25, 26, 24)), ("synth-something", "TAM", (80, 85, 90)),
+                                  ("synth-kinetics", "TSN", (70, 72, 74)), ("synth-kinetics", "TAM", (72, 73, 74))):
+        for seed, value in enumerate(top1):
+            run = make_record(dataset, grid.MODELS["resnet-18"][family], seed, float(value))
+            folder = tmp_path / run.name
+            folder.mkdir()
+            (folder / "record.json").write_text(json.dumps(run.record))
+    parser = argparse.ArgumentParser(prog="actionbook")
+    cli.add_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["proxy", "findings", "--json", "--runs-dir", str(tmp_path)])
+    assert args.func(args) == 0
+    items = json.loads(capsys.readouterr().out)
+    assert {"finding", "claim", "difference", "interval", "n", "verdict", "headline"} <= set(items[0])
+    assert [i["headline"] for i in items[:2]] == [True, True] and not any(i["headline"] for i in items[2:])
+    assert all(i["verdict"] in ("held", "did not hold", "inconclusive", "not measured") for i in items)
+    tam = next(i for i in items if i["finding"] == "TAM beats TSN on the temporal set")
+    assert tam["difference"] == pytest.approx(60.0) and tam["n"] == 3 and tam["verdict"] == "held"
+    low, high = tam["interval"]
+    assert low < 60.0 < high
+    # the headline needs I3D and S3D too: with none of their runs, it is not measured
+    assert items[0]["verdict"] == "not measured" and items[0]["interval"] == [None, None]

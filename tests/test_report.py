@@ -93,10 +93,18 @@ def test_published_ibm_rows_and_their_models():
 
 def test_a_run_reproduces_its_row_or_stands_in_for_the_row_of_its_twin_dataset():
     row, recipe = ibm_notebook.recipe_comparison(experiment_from_row(SSV2_TAM))
-    assert row.row == SSV2_TAM and recipe["same"].all()
-    row, recipe = ibm_notebook.recipe_comparison(Experiment(model="tam_r50", frames=64, dataset="synth-kinetics"))
+    compared = recipe["compared"]
+    assert row.row == SSV2_TAM
+    # only where it starts from differs: the row's params file starts from its 8-frame stage's checkpoint
+    assert compared[compared == "differs"].index.tolist() == ["pretrained"]
+    assert compared["lr"].startswith("assumed") and compared["nproc"].startswith("assumed")
+    exp = Experiment(model="tam_r50", frames=64, dataset="synth-kinetics")
+    row, recipe = ibm_notebook.recipe_comparison(exp)
     assert row.row == "kinetics400-TAM-b3-sum-resnet-50-f64-multisteps-syncbn-bs36-e45"  # same model, nearest frames
-    assert not recipe.loc["dataset", "same"] and recipe.loc["frames", "same"]
+    assert recipe.loc["dataset", "compared"] == "differs" and recipe.loc["frames", "compared"] == "same"
+    assert ibm_notebook.this_run_label(exp, 4) == "this run (synthetic, 4 classes, 224 px)"
+    assert "different experiment" in ibm_notebook.published_label(exp)
+    assert ibm_notebook.this_run_label(experiment_from_row(SSV2_TAM)).startswith("reproduced")
     assert ibm_notebook.recipe_comparison(Experiment(model="mmaction_tsn_r50"))[0] is None
 
 
@@ -214,7 +222,24 @@ def test_compute_estimate_formula():
     assert row["gpu_hours"] == pytest.approx(expected / 1e12 / 3600)
     assert row["days_on_gpus"] == pytest.approx(expected / 1e12 / 86400 / 8)
     assert est.loc[K400_I3D, "throughput"] == "3D" and row["throughput"] == "2D"
-    assert "actionbook run params/ibm/" in full_scale.full_scale_markdown(est.reset_index())
+
+
+def test_cost_of_a_row_is_a_range_from_the_row_alone_to_its_chain():
+    rates = {k: full_scale.Throughput(k, 1e12, "test", "test", frames_per_s=300.0, mib_per_gmac=20.0)
+             for k in ("2D", "3D")}
+    chains = full_scale.chain_estimates(rates).set_index("row")
+    f64 = "st2stv2-TAM-b3-sum-resnet-50-f64-multisteps-syncbn-bs36-e35"
+    alone = full_scale.compute_estimates(rates).set_index("row").loc[f64, "gpu_hours"]
+    assert chains.loc[f64, "hours_alone"] == pytest.approx(alone)
+    assert len(chains.loc[f64, "chain"]) == 4 and chains.loc[f64, "hours_chain"] > 2 * alone
+    # the 16-frame row is a stage of the 64-frame row's chain, at its own cost
+    assert chains.loc[f64, "stage_hours"][1] == pytest.approx(chains.loc[SSV2_TAM, "hours_alone"])
+    # memory at 36 / 8 clips per GPU, 20 MiB per G conv MACs of the batch
+    assert chains.loc[f64, "memory_gib_low"] == pytest.approx(20 * 262.655705088 * 4.5 / 1024)
+    assert full_scale.every_stage_hours(chains.reset_index()) < chains["hours_chain"].sum()
+    md = full_scale.cost_range_markdown(chains.reset_index())
+    assert "f8 → f16 → f32 → f64" in md and " – " in md
+    assert "GB" in full_scale.storage_markdown()
 
 
 # ---- figures --------------------------------------------------------------------------------------------------------
@@ -222,16 +247,21 @@ def test_compute_estimate_formula():
 def test_figures_from_published_and_reproduced(book):
     pub = rows.published_ibm()
     fig = ibm_figures.accuracy_vs_flops(pub)
-    assert len(fig.axes) == 2 and "no full-scale run" in fig._suptitle.get_text()
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert len(fig.axes) == 2 and "published (hollow)" in legend and "this project (filled)" not in legend
     make_run(book / "runs", SSV2_TAM, dataset="st2stv2", model="tam_r50", frames=16, epochs=75, top1=60.0)
     rep = ibm.reproduced_points(ibm.ibm_status(catalog.load_runs(book / "runs")))
     assert len(rep) == 1
     fig = ibm_figures.accuracy_vs_flops(pub, rep)
-    assert "reproduced" in fig._suptitle.get_text()
+    assert "this project (filled)" in [t.get_text() for t in fig.legends[0].get_texts()]
     fig = ibm_figures.accuracy_vs_frames(pub, rep)
-    assert len(fig.axes[0].lines) == 6 + 1  # six SSv2 models, one reproduced point
-    est = full_scale.compute_estimates({k: full_scale.Throughput(k, 1e12, "t", "t") for k in ("2D", "3D")})
-    assert len(full_scale_figures.compute_bars(est).axes) == 2
+    faces = [matplotlib.colors.to_hex(line.get_markerfacecolor()) for line in fig.axes[0].lines
+             if line.get_marker() not in ("None", "", None)]
+    # 12 hollow published rows, 4 temporal-pooling dots (black), 1 filled reproduced point
+    assert (faces.count("#ffffff"), faces.count("#000000"), len(faces)) == (12, 4, 17)
+    rates = {k: full_scale.Throughput(k, 1e12, "t", "t", mib_per_gmac=20.0) for k in ("2D", "3D")}
+    fig = full_scale_figures.cost_ranges(full_scale.chain_estimates(rates))
+    assert len(fig.axes) == 2 and len(fig.axes[0].patches) == 2 * 12  # SSv2: 12 rows, alone and chain
     matplotlib.pyplot.close("all")
 
 

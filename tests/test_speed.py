@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from actionbook.errors import ConfigError
-from actionbook.measure import speed
+from actionbook.measure import peaks, speed
 from actionbook.models.registry import MMACTION_MEAN, MMACTION_STD
 from actionbook.paths import speed_records_dir
 from actionbook.studies.mmaction import bench, cases, chapter, cli, peers
@@ -144,7 +144,7 @@ def test_training_flops_convention():
 
 
 def test_matmul_peak_is_positive():
-    peak = speed.matmul_peak("cpu", max_size=256, repeats=1)
+    peak = peaks.matmul_peak("cpu", max_size=256, repeats=1)
     assert peak["size"] == 256 and peak["flops_per_s"] > 0
 
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
-from actionbook import paths
+from actionbook import compare, gpu_check, paths
+from actionbook.convert import cli as convert_cli
 from actionbook.data import TooManyBadFiles
 from actionbook.data import cli as data_cli
 from actionbook.errors import ConfigError
@@ -30,6 +32,16 @@ from actionbook.studies.proxy import params as proxy_params
 from actionbook.studies.zoo import cli as zoo_cli
 from actionbook.train import TrainingFailed, train
 from actionbook.train import evaluate as evaluation
+from actionbook.train import launch as launch_cli
+from actionbook.train.launch import (
+    TORCHRUN_ENV,
+    Launch,
+    add_launch_arguments,
+    launch_from_args,
+    needs_torchrun,
+    set_items,
+    torchrun_command,
+)
 
 # the studies whose params files `actionbook params` writes (each: FOLDER and params_files())
 PARAMS_GENERATORS = (ibm_params, mmaction_params, proxy_params)
@@ -41,18 +53,24 @@ def _under_torchrun() -> bool:
     return "TORCHELASTIC_RUN_ID" in os.environ or "LOCAL_RANK" in os.environ
 
 
-def launch_torchrun(nproc: int, argv: list[str]) -> int:
-    """Re-run this command under torchrun with `nproc` processes, streaming its output."""
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-           "-m", "actionbook.cli", *argv]
-    return subprocess.call(cmd)
+def launch_torchrun(exp: Experiment, launch: Launch, argv: list[str]) -> int:
+    """Re-run this command under torchrun (this node's share of the world), streaming its output. SIGTERM (a
+    scheduler, a notebook's interrupt) is passed on to torchrun, which passes it to the trainers: they checkpoint."""
+    proc = subprocess.Popen(torchrun_command(exp, launch, argv), env={**os.environ, **TORCHRUN_ENV})
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: proc.send_signal(signum))
+    try:
+        return proc.wait()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def cmd_train(args) -> int:
-    exp = Experiment.from_params(args.params, **parse_overrides(args.set))
-    if exp.nproc > 1 and not _under_torchrun():
-        argv = ["train", args.params, "--run-dir", args.run_dir, *(f"--set={kv}" for kv in args.set or [])]
-        return launch_torchrun(exp.nproc, argv + (["--quiet"] if args.quiet else []))
+    items = set_items(args)
+    exp = Experiment.from_params(args.params, **parse_overrides(items))
+    launch = launch_from_args(args)
+    if needs_torchrun(exp, launch) and not _under_torchrun():
+        argv = ["train", args.params, "--run-dir", args.run_dir, *(f"--set={kv}" for kv in items)]
+        return launch_torchrun(exp, launch, argv + (["--quiet"] if args.quiet else []))
     record = train(exp, args.run_dir, progress=not args.quiet)
     if record and record.get("status") == "completed":
         val = record.get("metrics", {}).get("val", {})
@@ -67,15 +85,17 @@ def add_train_parser(sub) -> None:
                         help="override a parameter (repeatable; values are YAML: 8, 0.1, true, [10, 20])")
     parser.add_argument("--run-dir", required=True, help="run folder; running again on it resumes")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_launch_arguments(parser)
     parser.set_defaults(func=cmd_train)
 
 
 # ---- run: params files through a notebook ---------------------------------------------------------------------
 
 def cmd_run(args) -> int:
+    os.environ.update(launch_from_args(args).environment())  # the notebook's `actionbook train` reads them
     results = run_batch(args.params, runs_dir=args.runs_dir, notebook=args.notebook,
-                        overrides=parse_overrides(args.set), force=args.force, ignore_code=args.ignore_code,
-                        kernel_name=args.kernel, dry_run=args.dry_run)
+                        overrides=parse_overrides(set_items(args)), force=args.force, ignore_code=args.ignore_code,
+                        kernel_name=args.kernel, dry_run=args.dry_run, in_process=args.in_process)
     if args.dry_run:
         return 0
     if args.json:
@@ -96,16 +116,32 @@ def add_run_parser(sub) -> None:
     parser.add_argument("--kernel", default=None, help="Jupyter kernel (default: the notebook's, else python3)")
     parser.add_argument("--dry-run", action="store_true", help="only say what would run and what would be skipped")
     parser.add_argument("--json", action="store_true", help="also print the results as JSON")
+    parser.add_argument("--in-process", choices=("notebook", "record"), default=None,
+                        help="train every run in this one process (no kernel per run), then execute its notebook, "
+                             "which only shows the finished run ('notebook'), or leave the notebook out ('record')")
+    add_launch_arguments(parser)
     parser.set_defaults(func=cmd_run)
 
 
 # ---- evaluate: a run's checkpoint under several views -----------------------------------------------------------
 
 def cmd_evaluate(args) -> int:
-    results = evaluation.evaluate_run(
-        args.run_dir, evaluation.parse_views(args.views), checkpoint=args.checkpoint, data_root=args.data_root,
-        batch_size=args.batch_size, limit=args.limit, workers=args.workers, device=args.device,
-        progress=not args.quiet)
+    if Path(args.run_dir).is_file():  # a converted released checkpoint (actionbook convert)
+        if not args.dataset:
+            raise ConfigError("evaluating a checkpoint file needs --dataset (and --data-root for a real dataset)")
+        results = evaluation.evaluate_released(
+            args.run_dir, args.dataset, args.out, evaluation.parse_views(args.views) if args.views else None,
+            data_root=args.data_root, frame_interval=args.frame_interval, sampling=args.sampling,
+            input_size=args.input_size, scale_size=args.scale_size, batch_size=args.batch_size or 8,
+            limit=args.limit, workers=2 if args.workers is None else args.workers, device=args.device or "auto",
+            progress=not args.quiet)
+        for note in results[0].get("notes", []) if results else []:
+            print(f"note: {note}")
+    else:
+        results = evaluation.evaluate_run(
+            args.run_dir, evaluation.parse_views(args.views or ["1x1"]), checkpoint=args.checkpoint,
+            data_root=args.data_root, batch_size=args.batch_size, limit=args.limit, workers=args.workers,
+            device=args.device, progress=not args.quiet)
     if args.json:
         print(json.dumps([evaluation.brief(r) for r in results], indent=1))
         return 0
@@ -118,9 +154,18 @@ def cmd_evaluate(args) -> int:
 
 
 def add_evaluate_parser(sub) -> None:
-    parser = sub.add_parser("evaluate", help="multi-view evaluation of a run's checkpoint (K clips x 1/3/5/10 crops)")
-    parser.add_argument("run_dir", help="a run folder (with checkpoints/best.pt)")
-    parser.add_argument("--views", nargs="+", default=["1x1"], metavar="KxC", help="clips x crops, e.g. 1x1 2x3 10x3")
+    parser = sub.add_parser("evaluate", help="multi-view evaluation of a run's checkpoint (K clips x 1/3/5/10 crops), "
+                                             "or of a converted released checkpoint under its source's protocol")
+    parser.add_argument("run_dir", help="a run folder (with checkpoints/best.pt), or a file from actionbook convert")
+    parser.add_argument("--views", nargs="+", default=None, metavar="KxC",
+                        help="clips x crops, e.g. 1x1 2x3 10x3 (default: 1x1 for a run, the source's for a file)")
+    parser.add_argument("--dataset", default=None, help="(checkpoint file) the dataset to evaluate on")
+    parser.add_argument("--out", default=None, help="(checkpoint file) the folder for its results and predictions "
+                                                    "(default: <file>-eval beside it)")
+    parser.add_argument("--frame-interval", type=int, default=None, help="(checkpoint file) override the protocol's")
+    parser.add_argument("--sampling", default=None, help="(checkpoint file) override the protocol's sampling")
+    parser.add_argument("--input-size", type=int, default=None, help="(checkpoint file) override the crop size")
+    parser.add_argument("--scale-size", type=int, default=None, help="(checkpoint file) override the shorter side")
     parser.add_argument("--checkpoint", default="best", help="best, last or a checkpoint file")
     parser.add_argument("--data-root", default=None, help="the dataset's folder, if not the one the run used")
     parser.add_argument("--batch-size", type=int, default=None,
@@ -164,7 +209,8 @@ def add_params_parser(sub) -> None:
 # ---- the command line -------------------------------------------------------------------------------------------
 
 COMMANDS = (zoo_cli.add_parser, add_train_parser, add_run_parser, add_evaluate_parser, add_params_parser,
-            data_cli.add_parser, mmaction_cli.add_parser, proxy_cli.add_parser)
+            data_cli.add_parser, mmaction_cli.add_parser, proxy_cli.add_parser, launch_cli.add_parser,
+            convert_cli.add_parser, compare.add_parser, gpu_check.add_parser)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -86,14 +86,17 @@ class Experiment:
     sync_bn: bool = False  # SyncBatchNorm over all ranks (CUDA only)
     freeze_bn: bool = False  # BN in eval mode (running statistics): small per-device batches, fair DDP checks on CPU
     amp: str = "none"
-    channels_last: bool = False
+    channels_last: bool | None = None  # None: the model family's measured default (measure/fastpath.py)
     compile: bool = False
     device: str = "auto"
-    nproc: int = 1
+    nproc: int = 1  # processes per node (one per GPU)
+    nnodes: int = 1  # nodes: the world is nnodes x nproc processes (torchrun's --nnodes)
+    accumulate_steps: int = 1  # micro-batches per optimiser step; batch_size stays global (train/accumulate.py)
     workers: int = 2
     seed: int = 0
     iters_per_epoch: int | None = None  # cap (smoke tests, CPU-scale runs); None = the whole split
     checkpoint_every: int = 0  # also checkpoint every N iterations (0: only at epoch ends)
+    eval_every: int = 1  # validate (and checkpoint) every N epochs, and always after the last
     log_every: int = 10
     # the published numbers of the table row this reproduces (absent for free experiments)
     reported_top1: float | None = None
@@ -154,8 +157,8 @@ class Experiment:
         _one_of("lr_scheduler", self.lr_scheduler, SCHEDULERS)
         _one_of("amp", self.amp, AMP_MODES)
         _one_of("device", self.device, DEVICES)
-        for name in ("frames", "frame_interval", "input_size", "epochs", "batch_size", "nproc", "test_clips",
-                     "log_every"):
+        for name in ("frames", "frame_interval", "input_size", "epochs", "batch_size", "nproc", "nnodes",
+                     "accumulate_steps", "test_clips", "log_every", "eval_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
         for name in ("workers", "checkpoint_every", "seed", "warmup_epochs", "weight_decay"):
@@ -174,8 +177,9 @@ class Experiment:
         if any(not isinstance(m, int) or m < 1 for m in self.lr_steps):
             raise ConfigError(f"lr_steps are epochs (whole numbers of at least 1), got {self.lr_steps}")
         _one_of("test_crops", self.test_crops, (1, 3, 5, 10))
-        if self.batch_size % self.nproc:
-            raise ConfigError(f"batch_size {self.batch_size} (global) must divide evenly over nproc={self.nproc}")
+        if self.batch_size % (self.nnodes * self.nproc * self.accumulate_steps):
+            raise ConfigError(f"batch_size {self.batch_size} (global) must divide evenly into nnodes={self.nnodes} x "
+                              f"nproc={self.nproc} processes x accumulate_steps={self.accumulate_steps} micro-batches")
         if not 0 <= self.bad_file_threshold <= 1:
             raise ConfigError(f"bad_file_threshold is a share between 0 and 1, got {self.bad_file_threshold}")
         dataset_info(self.dataset)  # raises ConfigError listing the known datasets

@@ -18,9 +18,11 @@ params file that is not valid YAML included): the executed notebook (with the er
 from __future__ import annotations
 
 import ast
+import contextlib
 import fnmatch
 import hashlib
 import json
+import os
 import re
 import shutil
 import time
@@ -35,9 +37,13 @@ from jupyter_client.kernelspec import KernelSpecManager
 import actionbook
 from actionbook import paths, runs
 from actionbook.errors import ConfigError
-from actionbook.experiment import read_params, unknown_names_message
+from actionbook.experiment import Experiment, read_params, unknown_names_message
+from actionbook.measure.fastpath import PROCESS_ENV
+from actionbook.train import train
 
 NOTEBOOKS = ("train", "benchmark", "evaluate", "model_zoo")
+IN_PROCESS_MODES = (None, "notebook", "record")  # see run_one
+UNATTENDED_ENV = "ACTIONBOOK_UNATTENDED"  # "1" in the kernels this runner starts (live.py draws only the end)
 
 
 @dataclass
@@ -132,9 +138,15 @@ def plan(params_file: Path, runs_dir: Path, notebook: Path, overrides: dict | No
 
 def run_one(params_file: str | Path, runs_dir: str | Path | None = None, notebook: str | Path = "train",
             overrides: dict | None = None, force: bool = False, ignore_code: bool = False,
-            kernel_name: str | None = None) -> RunResult:
-    """Execute one params file through the notebook into `runs_dir/<name>/` (see the module's rules)."""
+            kernel_name: str | None = None, in_process: str | None = None) -> RunResult:
+    """Execute one params file through the notebook into `runs_dir/<name>/` (see the module's rules).
+
+    `in_process` (train notebook, one process): "notebook" trains in this process, then executes the notebook,
+    which finds the run finished and only shows it; "record" trains in this process and leaves the notebook out
+    (the run folder holds everything the book's chapters read; a later run with "notebook" adds it)."""
     notebook = notebook_path(notebook)
+    if in_process not in IN_PROCESS_MODES:
+        raise ConfigError(f"in_process must be one of {', '.join(map(str, IN_PROCESS_MODES))}, got {in_process!r}")
     run_dir = Path(runs_dir or paths.runs_dir()) / Path(params_file).stem
     try:
         name, run_dir, parameters, hashes, action = plan(Path(params_file), run_dir.parent, notebook, overrides,
@@ -159,13 +171,17 @@ def run_one(params_file: str | Path, runs_dir: str | Path | None = None, noteboo
              "started": started, "notebook": notebook.name, "executed_notebook": notebook.name}
     runs.write_runner_state(run_dir, state)
     t0 = time.perf_counter()
-    reason = None
-    try:
-        papermill.execute_notebook(
-            str(notebook), str(run_dir / notebook.name), parameters={**parameters, "run_dir": str(run_dir)},
-            kernel_name=kernel_name or pick_kernel(notebook), cwd=str(paths.project_root()), progress_bar=False)
-    except Exception as err:  # papermill's execution error, a dead kernel, a missing kernel: all end the run
-        reason = _one_line(err)
+    reason = _train_in_process(notebook, parameters, run_dir) if in_process else None
+    state["in_process"] = in_process
+    if reason is None and in_process != "record":  # after a failed training the notebook would train again
+        try:
+            with _kernel_environment():
+                papermill.execute_notebook(
+                    str(notebook), str(run_dir / notebook.name), parameters={**parameters, "run_dir": str(run_dir)},
+                    kernel_name=kernel_name or pick_kernel(notebook), cwd=str(paths.project_root()),
+                    progress_bar=False)
+        except Exception as err:  # papermill's execution error, a dead kernel, a missing kernel: all end the run
+            reason = _one_line(err)
     seconds = time.perf_counter() - t0
     record = runs.read_record(run_dir)
     if reason is None and (record is None or record.get("status") != "completed"):
@@ -178,6 +194,36 @@ def run_one(params_file: str | Path, runs_dir: str | Path | None = None, noteboo
                                               "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")})
     status = "failed" if reason else "completed"
     return RunResult(name, status, str(run_dir), reason, round(seconds, 1), _summary(runs.read_record(run_dir)))
+
+
+def _train_in_process(notebook: Path, parameters: dict, run_dir: Path) -> str | None:
+    """Train the run here, as the train notebook would (its parameters cell's values under the params file's);
+    returns the failure's one-line reason, or None. Runs of several processes go through the notebook."""
+    if notebook.name != "train.ipynb":
+        raise ConfigError(f"in-process runs train: they take the train notebook, not {notebook.name}")
+    values = {**notebook_parameters(notebook), **parameters}
+    values.pop("run_dir", None)
+    try:
+        exp = Experiment.from_dict(values)
+        if exp.nproc * exp.nnodes > 1:
+            raise ConfigError(f"{run_dir.name} runs {exp.nproc * exp.nnodes} processes: run it without in_process")
+        train(exp, run_dir, progress=False)
+    except Exception as err:  # the trainer has written its failed record; a bad parameter has not
+        return str(err) if isinstance(err, ConfigError) else f"{type(err).__name__}: {err}"
+    return None
+
+
+@contextlib.contextmanager
+def _kernel_environment():
+    """What the kernels started meanwhile inherit: UNATTENDED_ENV=1 (nobody watches them: no live plotting) and the
+    OpenMP settings torch must find when it loads (`fastpath.PROCESS_ENV`), unless the caller set them."""
+    saved = dict(os.environ)
+    os.environ.update({**PROCESS_ENV, **os.environ, UNATTENDED_ENV: "1"})
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def _write_failed_record(run_dir: Path, record: dict | None, parameters: dict, reason: str) -> None:
@@ -225,8 +271,10 @@ def pick_kernel(notebook: Path) -> str:
 
 def run_batch(params_files: list[str | Path], runs_dir: str | Path | None = None, notebook: str | Path = "train",
               overrides: dict | None = None, force: bool = False, ignore_code: bool = False,
-              kernel_name: str | None = None, dry_run: bool = False, log=None) -> list[RunResult]:
-    """Run every params file in order; a failure is recorded and the batch goes on."""
+              kernel_name: str | None = None, dry_run: bool = False, log=None,
+              in_process: str | None = None) -> list[RunResult]:
+    """Run every params file in order; a failure is recorded and the batch goes on. `in_process` ("notebook",
+    "record"): train each run in this one process instead of a kernel per run (see `run_one`)."""
     log = log or (lambda message: print(message, flush=True))
     files = [Path(p) for p in params_files]
     missing = [str(p) for p in files if not p.is_file()]
@@ -236,6 +284,7 @@ def run_batch(params_files: list[str | Path], runs_dir: str | Path | None = None
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ConfigError(f"two params files would share a run folder: {', '.join(duplicates)}")
+    files = chain_order(files)
     nb = notebook_path(notebook)
     folder = Path(runs_dir or paths.runs_dir())
     results = []
@@ -246,12 +295,45 @@ def run_batch(params_files: list[str | Path], runs_dir: str | Path | None = None
             log(f"{prefix}: would {'skip (complete, unchanged)' if action == 'skip' else action + ' run'}")
             continue
         log(f"{prefix}: running {nb.name} -> {folder / path.stem}")
-        result = run_one(path, folder, nb, overrides, force, ignore_code, kernel_name)
+        result = run_one(path, folder, nb, overrides, force, ignore_code, kernel_name, in_process)
         detail = {"skipped": "skipped (complete, unchanged)", "completed": f"completed in {result.seconds:.0f} s",
                   "failed": f"FAILED after {result.seconds:.0f} s: {result.reason}"}[result.status]
         log(f"{prefix}: {detail}" + (f" ({result.summary})" if result.summary else ""))
         results.append(result)
     return results
+
+
+def _starts_from(path: Path) -> str | None:
+    """The run folder name whose checkpoint a params file fine-tunes from (`pretrained`:
+    `.../<run>/checkpoints/<x>.pt`), or None (imagenet, none, another file, or a file that does not read: its run
+    fails on its own later)."""
+    try:
+        pretrained = read_params(path).get("pretrained")
+    except ConfigError:
+        return None
+    parts = Path(str(pretrained or "")).parts
+    return parts[-3] if len(parts) >= 3 and parts[-2] == runs.CHECKPOINT_DIR else None
+
+
+def chain_order(files: list[Path]) -> list[Path]:
+    """The batch in its given order, except that a run that fine-tunes from another run of the batch comes after
+    it (the IBM study's 8 -> 16 -> 32 -> 64-frame chains), so one `actionbook run` trains a chain end to end."""
+    by_name = {p.stem: p for p in files}
+    ordered: list[Path] = []
+    visiting: set[str] = set()
+
+    def place(path: Path) -> None:
+        if path in ordered or path.stem in visiting:  # placed, or a cycle: leave the given order
+            return
+        visiting.add(path.stem)
+        before = _starts_from(path)
+        if before in by_name:
+            place(by_name[before])
+        ordered.append(path)
+
+    for path in files:
+        place(path)
+    return ordered
 
 
 def summary_line(results: list[RunResult]) -> str:

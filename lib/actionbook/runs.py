@@ -4,6 +4,7 @@
                            FLOPs, timings, dataset fingerprint, provenance); the book reads records only
     <run>/metrics.jsonl    one JSON line per logged iteration and per epoch (the live curves)
     <run>/eval/<name>.json full evaluations: val (each epoch's), test (the multi-view test), views-KxC
+    <run>/eval/<name>.logits.pt  every prediction of that evaluation: per-video, per-view logits, labels, video ids
     <run>/checkpoints/     last.pt (resume) and best.pt (the best validation epoch)
     <run>/runner.json      what the batch runner made the run from (parameter and code hashes)
     <run>/params.yaml      the experiment, when the train notebook hands it to `actionbook train` under torchrun
@@ -20,6 +21,8 @@ import json
 import os
 import platform
 from pathlib import Path
+
+import torch
 
 from actionbook.errors import ConfigError
 
@@ -89,7 +92,25 @@ def eval_path(run_dir: str | Path, name: str) -> Path:
     return Path(run_dir) / EVAL_DIR / f"{name}.json"
 
 
+PREDICTIONS = "predictions"  # the key of an evaluation result that holds its tensors; written beside its JSON
+
+
+def predictions_path(run_dir: str | Path, name: str) -> Path:
+    """`<run>/eval/<name>.logits.pt`: what evaluation `name` predicted for every video and view (re-scorable
+    offline: `torch.load(path, weights_only=True)`)."""
+    return Path(run_dir) / EVAL_DIR / f"{name}.logits.pt"
+
+
 def write_eval(run_dir: str | Path, name: str, result: dict) -> Path:
+    """The result as JSON; its predictions (if any) beside it, as tensors."""
+    result = dict(result)
+    predictions = result.pop(PREDICTIONS, None)
+    if predictions is not None:
+        target = predictions_path(run_dir, name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".tmp")
+        torch.save(predictions, tmp)
+        os.replace(tmp, target)
     path = eval_path(run_dir, name)
     write_json_atomic(path, result)
     return path

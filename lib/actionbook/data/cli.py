@@ -1,4 +1,4 @@
-"""Command line: `actionbook data {list,synth,info}` and `actionbook bench-data`.
+"""Command line: `actionbook data {list,synth,info,check,diff}` and `actionbook bench-data`.
 
 `add_parser` adds both commands to the main parser; each sets `func(args) -> int`.
 """
@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import json
 import platform
+from pathlib import Path
 
+from actionbook.errors import ConfigError
+
+from . import check as data_check
 from .bench import run_loader_benchmark
 from .dataset import build_dataset
 from .datasets import DATASETS, default_data_dir
@@ -41,6 +45,30 @@ def add_parser(subparsers) -> None:
     info.add_argument("--root", help="dataset folder (required for real datasets)")
     info.add_argument("--split", default="train", choices=("train", "val"))
     info.set_defaults(func=_info)
+
+    check = commands.add_parser("check", help="decode every video before training: unreadable, short and mislabelled "
+                                              "files, and a fingerprint (exit 1 when there are problems)")
+    check.add_argument("name", choices=sorted(DATASETS))
+    check.add_argument("--data-root", help="dataset folder (required for real datasets)")
+    check.add_argument("--min-frames", type=int, default=1,
+                       help="frames the recipe needs: uniform sampling, `frames`; dense, frames x frame_interval")
+    check.add_argument("--workers", type=int, default=None, help="decoding processes (default: every core)")
+    check.add_argument("--full", action="store_true", help="decode every frame (default: first, middle, last)")
+    check.add_argument("--output", help="fingerprint file (default: <data-root>/" + data_check.CHECK_FILE +
+                                        ", where run records find it)")
+    check.set_defaults(func=_check)
+
+    diff = commands.add_parser("diff", help="a fingerprint against a reference list: missing, extra and relabelled "
+                                             "videos (exit 1 when there are any)")
+    diff.add_argument("fingerprint", help="a fingerprint written by `actionbook data check`")
+    diff.add_argument("--reference", required=True, help="official split list or annotation file: MMAction2 or IBM "
+                                                         "list, Kinetics CSV, SSv2 split JSON")
+    diff.add_argument("--split", default="train", choices=("train", "val"), help="the copy's split it lists")
+    diff.add_argument("--format", default="auto", choices=data_check.REFERENCE_FORMATS)
+    diff.add_argument("--labels", help="SSv2: the labels JSON the split JSON refers to")
+    diff.add_argument("--no-save", action="store_true",
+                      help="do not add the diff to the fingerprint file (run records show the saved diffs)")
+    diff.set_defaults(func=_diff)
 
     parser = subparsers.add_parser("bench-data", help="loader clips/s: decord videos vs JPEG frame folders")
     parser.add_argument("--dataset", default="synth-kinetics", choices=sorted(DATASETS))
@@ -76,6 +104,35 @@ def _synth(args) -> int:
 def _info(args) -> int:
     print(json.dumps(build_dataset(args.name, args.root, split=args.split).fingerprint(), indent=1))
     return 0
+
+
+def _check(args) -> int:
+    fingerprint = data_check.check_dataset(args.name, args.data_root, min_frames=args.min_frames,
+                                           workers=args.workers, full=args.full)
+    output = Path(args.output) if args.output else data_check.default_fingerprint_path(fingerprint["root"])
+    try:
+        output.write_text(json.dumps(fingerprint, indent=1))
+    except OSError as err:
+        raise ConfigError(f"cannot write the fingerprint to {output} ({err.strerror}): pass --output FILE") from None
+    lines = data_check.check_lines(fingerprint)
+    print("\n".join(lines[:-1] + [f"{lines[-1]}; fingerprint: {output}"]))
+    return 1 if data_check.has_problems(fingerprint) else 0
+
+
+def _diff(args) -> int:
+    path = Path(args.fingerprint)
+    try:
+        fingerprint = json.loads(path.read_text())
+        fingerprint["videos"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise ConfigError(f"{path} is not a fingerprint written by `actionbook data check`") from None
+    delta = data_check.diff_fingerprint(fingerprint, data_check.read_reference(args.reference, args.format,
+                                                                                args.labels), args.split)
+    if not args.no_save:
+        fingerprint.setdefault("diffs", {})[Path(args.reference).name] = delta
+        path.write_text(json.dumps(fingerprint, indent=1))
+    print("\n".join(data_check.diff_lines(delta, Path(args.reference).name)))
+    return 1 if delta["missing"] or delta["extra"] or delta["relabelled"] else 0
 
 
 def _bench(args) -> int:

@@ -76,6 +76,9 @@ DATASETS: dict[str, DatasetInfo] = {info.name: info for info in [
                 "synthetic Something-Something stand-in (time-reversed twin classes), generated on first use"),
     DatasetInfo("synth-kinetics", SYNTHETIC["synth-kinetics"].defaults.num_classes, "synthetic", "kinetics",
                 "synthetic Kinetics stand-in (appearance classes), generated on first use"),
+    DatasetInfo("synth-images", SYNTHETIC["synth-images"].defaults.num_classes, "synthetic", "ibm-list",
+                "synthetic ImageNet stand-in (stills of object kinds, one-frame folders), generated on first use",
+                ("train.txt", "val.txt")),
 ]}
 
 

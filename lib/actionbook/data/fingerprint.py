@@ -4,15 +4,21 @@ Numbers of videos and frames, class histogram, decoder and versions, and SHA-256
 Frames are summed from the annotations where they say (frame lists) and otherwise counted by opening every
 video, which is only done for up to `count_limit` videos (real datasets would take hours); above that `frames`
 is None.
+When `actionbook data check` saved its fingerprint beside the annotations (CHECK_FILE, see `check.py`) for these
+same annotation files, the fingerprint carries its summary and its diffs against reference lists: the run's
+"dataset delta".
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 from .formats import Sample, class_histogram
 from .readers import FrameFolder, UnreadableVideo, VideoFile, decoder_versions, is_frame_folder, open_video
+
+CHECK_FILE = "actionbook-data-check.json"
 
 
 def file_sha256(path: Path) -> str:
@@ -43,6 +49,7 @@ def fingerprint(name: str, split: str, samples: list[Sample], class_names: list[
     frames, unreadable = count_frames(samples, count_limit)
     annotations = {Path(path).name: file_sha256(Path(path)) for path in annotation_files}
     combined = hashlib.sha256("".join(f"{k}:{v};" for k, v in sorted(annotations.items())).encode()).hexdigest()
+    check = saved_check(annotation_files, annotations)
     return {
         "dataset": name,
         "split": split,
@@ -55,4 +62,24 @@ def fingerprint(name: str, split: str, samples: list[Sample], class_names: list[
         "decoder_versions": decoder_versions(),
         "annotation_sha256": annotations,
         "annotations_sha256": combined,
+        **({"check": check} if check else {}),
     }
+
+
+def saved_check(annotation_files: list[Path], annotations: dict[str, str]) -> dict | None:
+    """The summary and diffs of the data check saved beside these annotation files (or one folder up), if it was made
+    on the same annotations (their hashes)."""
+    if not annotation_files:
+        return None
+    folder = Path(annotation_files[0]).parent
+    for path in (folder / CHECK_FILE, folder.parent / CHECK_FILE):
+        if path.is_file():
+            try:
+                saved = json.loads(path.read_text())
+            except (OSError, json.JSONDecodeError):
+                return None
+            if not annotations.items() <= saved.get("annotation_sha256", {}).items():
+                return None
+            return {"file": str(path), "checked": saved.get("checked"), "min_frames": saved.get("min_frames"),
+                    "summary": saved.get("summary"), "diffs": saved.get("diffs", {})}
+    return None

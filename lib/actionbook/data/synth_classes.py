@@ -6,6 +6,10 @@ backgrounds and distractors are drawn at random from the same distributions for 
 
 synth-kinetics: class k is object k mod 8 (shape and texture) in scene k // 2; neighbouring classes share a scene
 and differ by the object. The motion (drift, bounces, spin, camera pan) is random.
+
+synth-images (the proxy's ImageNet stand-in): still images whose class is an object kind, a shape and a texture (8 x
+5 = 40 classes), in any colours, on a random generic or scene background, with clutter: the videos' visual
+vocabulary, but none of their labels (no motion, and the scene is never the class).
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .scenes import (
+    SHAPES,
+    TEXTURES,
     Sprite,
     bounce,
     camera_pan,
@@ -205,3 +211,28 @@ def kinetics_video(label: int, config: SynthConfig, rng: np.random.Generator) ->
                           angle=drift(rng, frames, rng.uniform(0, 2 * np.pi), 0.15))
     sprites = _distractors(rng, frames, width, height) + [actor]
     return render(background, pan, sprites, frames, width, height)
+
+
+# ---------------------------------------------------------------- synth-images: stills of object kinds
+
+IMAGE_CLASSES = [(shape, texture) for texture in TEXTURES for shape in SHAPES]  # the first n: n shapes, one texture
+
+
+def image_classes(num_classes: int) -> list[str]:
+    return [f"{texture} {shape}" for shape, texture in IMAGE_CLASSES[:num_classes]]
+
+
+def image_still(label: int, config: SynthConfig, rng: np.random.Generator) -> np.ndarray:
+    """One frame (1, H, W, 3): the class's object, random size, place, angle and colours, on a generic background
+    or one of synth-kinetics' scenes (half each), with the videos' clutter."""
+    shape, texture = IMAGE_CLASSES[label]
+    width, height = config.width, config.height
+    if rng.random() < 0.5:
+        background = generic_background(rng, height, width)
+    else:
+        background = scene_background(KINETICS_SCENES[rng.integers(len(KINETICS_SCENES))][0], rng, height, width)
+    radius = rng.uniform(0.2, 0.32) * height
+    x, y = rng.uniform(width / 2 - radius, width / 2 + radius), rng.uniform(radius, height - radius)
+    actor = random_sprite(rng, x, y, radius, shapes=(shape,), textures=(texture,), angle=rng.uniform(0, 2 * np.pi))
+    still = (np.zeros(1), np.zeros(1))
+    return render(background, still, _distractors(rng, 1, width, height) + [actor], 1, width, height)

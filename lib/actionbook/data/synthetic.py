@@ -1,4 +1,4 @@
-"""The two synthetic datasets: real video files in the real formats, generated on the spot from a seed.
+"""The synthetic datasets: real video files (and JPEG frames) in the real formats, generated on the spot from a seed.
 
 * `synth-something` (Something-Something-V2 stand-in: VP9 .webm, SSv2 label/split JSON). A class is what happens
   over time, and classes come in time-reversed twins: a "from right to left" video is a "from left to right"
@@ -7,6 +7,8 @@
   a model that ignores frame order cannot tell twins apart, and the best it can do is 1 / 2 within a pair.
 * `synth-kinetics` (Kinetics-400 stand-in: H.264 .mp4, Kinetics CSV and `<split>/<label>/<id>_<s>_<e>.mp4`). A
   class is an appearance, an object (shape and texture) in a scene; the motion is random, so one frame suffices.
+* `synth-images` (the proxy study's ImageNet stand-in: one-frame JPEG folders listed in the IBM list layout). A class
+  is an object kind (shape and texture) in a still image; a 2D backbone pretrained on it starts the proxy's models.
 
 Each video is a pure function of (seed, class, split, number), so generation order and worker count do not matter,
 and the encoders run bit-exact: the same seed gives the same files. A `synth.json` manifest records the settings.
@@ -31,17 +33,20 @@ import numpy as np
 from actionbook.errors import ConfigError
 
 from .formats import kinetics_file_name, ssv2_template_name
-from .readers import UnreadableVideo, VideoFile
+from .readers import UnreadableVideo, open_video
 from .synth_classes import (
+    IMAGE_CLASSES,
     KINETICS_SCENES,
     SOMETHING_PAIRS,
     SynthConfig,
+    image_classes,
+    image_still,
     kinetics_classes,
     kinetics_video,
     something_classes,
     something_video,
 )
-from .writers import write_video
+from .writers import write_frame_folder, write_video
 
 GENERATOR_VERSION = 1
 MANIFEST = "synth.json"
@@ -52,7 +57,7 @@ class SyntheticSpec:
     """How one synthetic dataset is written: format, codec (by suffix), frame rate, classes, video drawing."""
 
     name: str
-    layout: str  # annotation format written: "ssv2" or "kinetics"
+    layout: str  # annotation format written: "ssv2", "kinetics" or "ibm-list" (one-frame JPEG folders: stills)
     suffix: str
     fps: int
     max_classes: int
@@ -67,6 +72,8 @@ SYNTHETIC = {
     "synth-kinetics": SyntheticSpec("synth-kinetics", "kinetics", ".mp4", 25,
                                     2 * len(KINETICS_SCENES), kinetics_classes, kinetics_video,
                                     SynthConfig(num_classes=10)),
+    "synth-images": SyntheticSpec("synth-images", "ibm-list", "", 0, len(IMAGE_CLASSES), image_classes, image_still,
+                                  SynthConfig(num_classes=40, train_per_class=60, val_per_class=10, frames=1)),
 }
 
 
@@ -78,7 +85,9 @@ def _check_config(spec: SyntheticSpec, config: SynthConfig) -> None:
         problems.append(f"num_classes {config.num_classes} must be even (classes come in time-reversed twins)")
     if config.train_per_class < 1 or config.val_per_class < 1:
         problems.append("train_per_class and val_per_class must be at least 1")
-    if config.frames < 2:
+    if spec.layout == "ibm-list" and config.frames != 1:
+        problems.append(f"frames {config.frames} must be 1 (a still image per item)")
+    elif spec.layout != "ibm-list" and config.frames < 2:
         problems.append(f"frames {config.frames} must be at least 2")
     if config.width < 16 or config.height < 16 or config.width % 2 or config.height % 2:
         problems.append(f"size {config.width}x{config.height} must be even and at least 16x16")
@@ -102,6 +111,9 @@ def _plan(spec: SyntheticSpec, config: SynthConfig) -> list[dict]:
         for job, video_id in zip(jobs, rng.permutation(len(jobs)) + 1):
             job["id"] = str(video_id)
             job["file"] = f"20bn-something-something-v2/{video_id}{spec.suffix}"
+    elif spec.layout == "ibm-list":
+        for job in jobs:
+            job["file"] = f"images/{job['label']:02d}/{job['split']}-{job['number']:05d}"
     else:
         for job in jobs:
             start = int(rng.integers(0, 290))
@@ -114,7 +126,11 @@ def _plan(spec: SyntheticSpec, config: SynthConfig) -> list[dict]:
 def _make_video(spec_name: str, config: SynthConfig, job: dict, folder: str) -> None:
     spec = SYNTHETIC[spec_name]
     rng = np.random.default_rng([config.seed, job["label"], job["split"] == "val", job["number"]])
-    write_video(Path(folder) / job["file"], spec.video(job["label"], config, rng), fps=spec.fps)
+    frames = spec.video(job["label"], config, rng)
+    if spec.layout == "ibm-list":
+        write_frame_folder(Path(folder) / job["file"], frames)
+    else:
+        write_video(Path(folder) / job["file"], frames, fps=spec.fps)
 
 
 def _check_readable(name: str, config: SynthConfig, job: dict, folder: Path) -> None:
@@ -122,7 +138,7 @@ def _check_readable(name: str, config: SynthConfig, job: dict, folder: Path) -> 
     48x36 and 96x72 among others, with decord2 3.3 and 3.4 alike, while 64x48 and 80x60 read)."""
     _make_video(name, config, job, str(folder))
     try:
-        VideoFile(folder / job["file"]).read([0])
+        open_video(folder / job["file"]).read([0])
     except UnreadableVideo as exc:
         raise ConfigError(f"{name}: decord cannot read {config.width}x{config.height} videos ({exc.reason}); "
                           f"choose another width") from None
@@ -141,6 +157,10 @@ def _write_annotations(spec: SyntheticSpec, config: SynthConfig, jobs: list[dict
                        for job in jobs if job["split"] == split]
             entries.sort(key=lambda entry: int(entry["id"]))
             (labels / file_name).write_text(json.dumps(entries, indent=1))
+    elif spec.layout == "ibm-list":
+        for split, file_name in (("train", "train.txt"), ("val", "val.txt")):
+            (folder / file_name).write_text("".join(f"{job['file']} 1 1 {job['label']}\n"
+                                                    for job in jobs if job["split"] == split))
     else:
         for split, file_name in (("train", "train.csv"), ("val", "validate.csv")):
             with open(folder / file_name, "w", newline="") as file:

@@ -21,13 +21,11 @@ Records: one JSON file per (setting, device, variant), `SCHEMA`; the study that 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import gc
 import itertools
 import json
 import os
 import statistics
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -39,7 +37,10 @@ from torch import nn
 
 from actionbook.data import to_model_input
 from actionbook.errors import ConfigError
+from actionbook.measure.fastpath import to_channels_last
 from actionbook.measure.flops import count_flops
+from actionbook.measure.memory import MemoryMeter
+from actionbook.measure.peaks import sync
 from actionbook.models import model_entry
 from actionbook.runs import write_json_atomic
 
@@ -61,164 +62,6 @@ def summarize(times: list[float], skip: int = 0) -> dict:
         "median": statistics.median(kept), "min": min(kept), "max": max(kept), "times": kept,
         "warmup_times": list(times[:skip]),
     }
-
-
-# ---- memory -----------------------------------------------------------------------------------------------------
-
-def _proc_status_mib(field_name: str) -> float | None:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(field_name + ":"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
-
-
-def _malloc_trim() -> None:
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-
-
-class MemoryMeter:
-    """Peak memory of a stretch of iterations, relative to a baseline taken before the runner was built."""
-
-    def __init__(self, device: torch.device):
-        self.device = device
-        self.baseline = 0.0
-        self.cpu_method = "VmHWM reset via /proc/self/clear_refs"
-        self._sampled_peak = 0.0
-        self._sampler = None
-
-    @property
-    def kind(self) -> str:
-        if self.device.type == "cuda":
-            return "cuda max_memory_allocated (MiB), peak reset after warm-up, minus memory allocated before the " \
-                   "runner was built"
-        return ("cpu peak RSS growth (MiB): peak resident set during the measured iterations minus the resident set "
-                f"before the runner was built (freed heap returned first with malloc_trim); {self.cpu_method}; "
-                "main process only")
-
-    def _current(self) -> float:
-        if self.device.type == "cuda":
-            return torch.cuda.memory_allocated(self.device) / 2**20
-        return _proc_status_mib("VmRSS") or 0.0
-
-    def set_baseline(self) -> float:
-        gc.collect()
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-            torch.cuda.empty_cache()
-        else:
-            _malloc_trim()
-        self.baseline = self._current()
-        return self.baseline
-
-    def reset_peak(self) -> None:
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-            torch.cuda.reset_peak_memory_stats(self.device)
-            return
-        _malloc_trim()
-        try:
-            Path("/proc/self/clear_refs").write_text("5")
-        except OSError:
-            self.cpu_method = "resident set sampled every 2 ms (clear_refs unavailable)"
-            self._start_sampler()
-
-    def _start_sampler(self) -> None:
-        self._sampled_peak = self._current()
-        stop = threading.Event()
-
-        def sample():
-            while not stop.wait(0.002):
-                self._sampled_peak = max(self._sampled_peak, self._current())
-
-        thread = threading.Thread(target=sample, daemon=True)
-        thread.start()
-        self._sampler = (stop, thread)
-
-    def peak(self) -> dict:
-        """{'mib': peak - baseline, 'raw_peak_mib', 'baseline_mib', 'kind'}."""
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-            raw = torch.cuda.max_memory_allocated(self.device) / 2**20
-        elif self._sampler is not None:
-            stop, thread = self._sampler
-            stop.set()
-            thread.join()
-            self._sampler = None
-            raw = self._sampled_peak
-        else:
-            raw = _proc_status_mib("VmHWM") or 0.0
-        return {"mib": raw - self.baseline, "raw_peak_mib": raw, "baseline_mib": self.baseline, "kind": self.kind}
-
-
-# ---- the device's matmul peak --------------------------------------------------------------------------------------
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def matmul_peak(device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32, max_size: int | None = None,
-                repeats: int = 5, min_seconds: float = 0.02) -> dict:
-    """Measured square-matmul throughput (FLOP/s, 2 n^3 per product): n doubles from 256 until one product takes
-    `min_seconds` (or n reaches `max_size`: 2048 on the CPU, 8192 on a GPU), then the best of `repeats`."""
-    device = torch.device(device)
-    max_size = max_size or (8192 if device.type == "cuda" else 2048)
-    n = 256
-    while True:
-        a = torch.randn(n, n, device=device).to(dtype)
-        b = torch.randn(n, n, device=device).to(dtype)
-        a @ b
-        _sync(device)
-        t0 = time.perf_counter()
-        a @ b
-        _sync(device)
-        elapsed = time.perf_counter() - t0
-        if elapsed >= min_seconds or n >= max_size:
-            break
-        n *= 2
-    best = elapsed
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        a @ b
-        _sync(device)
-        best = min(best, time.perf_counter() - t0)
-    return {"dtype": str(dtype).replace("torch.", ""), "size": n, "flops_per_s": 2 * n**3 / best, "seconds": best}
-
-
-def device_peaks(device: str | torch.device) -> dict:
-    """fp32 and bf16 matmul peaks (and tf32 on GPUs); bf16 without native CPU support is measured and flagged."""
-    device = torch.device(device)
-    peaks = {"fp32": matmul_peak(device, torch.float32)}
-    if device.type == "cuda":
-        if torch.cuda.is_bf16_supported():
-            peaks["bf16"] = matmul_peak(device, torch.bfloat16)
-        previous = torch.backends.cuda.matmul.allow_tf32
-        torch.backends.cuda.matmul.allow_tf32 = True
-        try:
-            peaks["tf32"] = matmul_peak(device, torch.float32)
-        finally:
-            torch.backends.cuda.matmul.allow_tf32 = previous
-    else:
-        peaks["bf16"] = matmul_peak(device, torch.bfloat16, max_size=1024)
-        native = _cpu_has_native_bf16()
-        peaks["bf16"]["native"] = native
-        if not native:
-            peaks["bf16"]["note"] = "this CPU has no AVX512-BF16/AMX: bf16 arithmetic is emulated"
-    return peaks
-
-
-def _cpu_has_native_bf16() -> bool:
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return any(f in flags for f in ("avx512_bf16", "amx_bf16"))
 
 
 # ---- what is trained, and how ----------------------------------------------------------------------------------------
@@ -288,8 +131,7 @@ class Runner:
         model = self.build_model().to(self.device).train()
         self.params = sum(p.numel() for p in model.parameters())
         if self.options.channels_last:
-            is_3d = any(isinstance(m, nn.Conv3d) for m in model.modules())
-            model = model.to(memory_format=torch.channels_last_3d if is_3d else torch.channels_last)
+            to_channels_last(model)
         self.model = model
         self.forward = torch.compile(model) if self.options.compile else model
         self.optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
@@ -317,7 +159,7 @@ class Runner:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_grad)
         self.optimizer.step()
         value = loss.item()
-        _sync(self.device)
+        sync(self.device)
         return value
 
     def release(self) -> None:

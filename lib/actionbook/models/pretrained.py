@@ -13,6 +13,8 @@ names the keys. Nothing is ever downloaded.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -37,6 +39,7 @@ class LoadReport:
     arch: str  # torchvision architecture the weights belong to
     source: str  # where they were read from
     inflation: str | None
+    sha256: str | None = None  # of the file read (None for a state dict in memory): which weights, exactly
     loaded: list[str] = field(default_factory=list)  # model keys taken from the checkpoint (inflated ones included)
     inflated: list[str] = field(default_factory=list)  # the subset that was inflated from 2D kernels
     kept_random: list[str] = field(default_factory=list)  # model keys left at their initialisation, by design
@@ -44,8 +47,9 @@ class LoadReport:
 
     def summary(self) -> str:
         total = len(self.loaded) + len(self.kept_random)
-        text = f"{self.model}: loaded {len(self.loaded)} of {total} tensors from torchvision's ImageNet {self.arch} " \
-               f"({self.source})"
+        digest = f", sha256 {self.sha256[:12]}" if self.sha256 else ""
+        text = f"{self.model}: loaded {len(self.loaded)} of {total} tensors from {self.arch} ImageNet-style weights " \
+               f"({self.source}{digest})"
         if self.inflated:
             how = "repeated along time" if self.inflation == "repeat" else "repeated along time and divided by k_t"
             text += f", {len(self.inflated)} of them 2D kernels inflated to 3D ({how})"
@@ -73,9 +77,9 @@ def imagenet_file(arch: str) -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]
 
 
-def _read(checkpoint, arch: str) -> tuple[Mapping[str, torch.Tensor], str]:
+def _read(checkpoint, arch: str) -> tuple[Mapping[str, torch.Tensor], str, str | None]:
     if isinstance(checkpoint, Mapping):
-        state, source = checkpoint, "a state dict in memory"
+        state, source, digest = checkpoint, "a state dict in memory", None
     else:
         path = imagenet_file(arch) if checkpoint is None else Path(checkpoint)
         if not path.is_file():
@@ -84,10 +88,12 @@ def _read(checkpoint, arch: str) -> tuple[Mapping[str, torch.Tensor], str]:
             raise ConfigError(
                 f"no ImageNet weights for {arch}: expected torchvision's file at {path} (nothing is downloaded; "
                 f"get it once with torchvision.models.{arch}(weights='IMAGENET1K_V1'), or pass a checkpoint path)")
-        state, source = torch.load(path, map_location="cpu", weights_only=True), str(path)
+        data = path.read_bytes()
+        state, source = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True), str(path)
+        digest = hashlib.sha256(data).hexdigest()
     if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
         raise ConfigError(f"{source} is not a torchvision state dict (a mapping of names to tensors)")
-    return state, source
+    return state, source, digest
 
 
 def inflate(weight: torch.Tensor, kt: int, rule: str) -> torch.Tensor:
@@ -115,8 +121,8 @@ def load_imagenet(model: nn.Module, checkpoint=None) -> LoadReport:
     entry = model_entry(name)
     if entry.imagenet is None:
         raise ConfigError(f"model {name!r} is trained from scratch: it has no ImageNet initialisation")
-    state, source = _read(checkpoint, entry.imagenet)
-    report = LoadReport(name, entry.imagenet, source, entry.inflation)
+    state, source, digest = _read(checkpoint, entry.imagenet)
+    report = LoadReport(name, entry.imagenet, source, entry.inflation, digest)
     target = model.state_dict()
     keep_random = [re.compile(p) for p in getattr(model, "keep_random", DEFAULT_KEEP_RANDOM)]
 

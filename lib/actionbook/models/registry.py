@@ -24,6 +24,8 @@ MMACTION_STD = (58.395 / 255, 57.12 / 255, 57.375 / 255)
 
 # Facts every model of a source or a backbone shares: `register(name, ..., **MMACTION_ENTRY)`.
 MMACTION_ENTRY = dict(source="mmaction", mean=MMACTION_MEAN, std=MMACTION_STD)
+# PySlowFast's Kinetics configs normalise with DATA.MEAN 0.45 and DATA.STD 0.225 on every channel
+PYSLOWFAST_ENTRY = dict(source="pyslowfast", mean=(0.45, 0.45, 0.45), std=(0.225, 0.225, 0.225))
 INCEPTION_ENTRY = dict(backbone="inception-v1", mean=INCEPTION_MEAN, std=INCEPTION_STD, imagenet="googlenet")
 
 
@@ -35,7 +37,7 @@ class ModelEntry:
     backbone: str  # "resnet-50", "inception-v1", ...
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
-    source: str = "ibm"  # "ibm" or "mmaction"
+    source: str = "ibm"  # "ibm", "mmaction" or "pyslowfast" (the codebase whose network it is)
     options: tuple[str, ...] = field(default=())  # extra keyword options the builder accepts
     imagenet: str | None = None  # torchvision 2D architecture whose ImageNet weights initialise it ("resnet50", ...)
     inflation: str | None = None  # 2D->3D rule: "repeat" (IBM: copy along T) or "mean" (MMAction2: copy / k_t)

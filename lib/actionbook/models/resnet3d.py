@@ -24,7 +24,7 @@ from actionbook.models.common import (
     check_min_frames,
     kaiming_init,
 )
-from actionbook.models.registry import MMACTION_ENTRY, register
+from actionbook.models.registry import MMACTION_ENTRY, PYSLOWFAST_ENTRY, register
 
 
 @dataclass(frozen=True)
@@ -390,3 +390,17 @@ def mmaction_r2plus1d_r34(num_classes: int, frames: int) -> ResNet3d:
     """MMAction2 R(2+1)D-R34: every conv a 1xkxk -> M -> kx1x1 pair (factorised shortcuts too), BN eps 1e-3 after
     each pair (SyncBN upstream), T halved in res3-res5; trained from scratch."""
     return build_mmaction_resnet3d("r2plus1d_r34", num_classes, frames, zero_residuals=False)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# PySlowFast: I3D-R50 8x8 (for its released weights; the same tensors as MMAction2's I3D-R50, other strides)
+
+@register("pyslowfast_i3d_r50", family="I3D", backbone="resnet-50", **PYSLOWFAST_ENTRY)
+def pyslowfast_i3d_r50(num_classes: int, frames: int) -> ResNet3d:
+    """PySlowFast I3D-R50 (I3D_8x8_R50): MMAction2's I3D-R50 inflation and pool2, but no temporal stride in the stem
+    or its pool (T halves once, at pool2). Its weights also load into mmaction_i3d_r50, which computes differently."""
+    check_min_frames("pyslowfast_i3d_r50", frames, 2, "pool2 halves T")
+    spec = replace(MMACTION_RESNET3D["i3d_r50"], stem_stride_t=1, pool1_stride_t=1)
+    model = ResNet3d(spec, PooledHead(spec.out_channels, num_classes), frames)
+    kaiming_init(model, fc_std=0.01)
+    return model

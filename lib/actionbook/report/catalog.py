@@ -12,6 +12,7 @@ import pandas as pd
 
 from actionbook.models import find_model, model_label
 from actionbook.paths import book_dir, runs_dir
+from actionbook.report.accuracy import EpochAccuracy, epoch_accuracy
 from actionbook.report.markdown import badge_run, escape_role, fmt_g, fmt_int, markdown_table
 from actionbook.runs import RECORD_FILE
 
@@ -142,12 +143,22 @@ def load_runs(root: str | Path | None = None, book: str | Path | None = None) ->
     return sorted(runs, key=lambda r: (r.name, str(r.folder)))
 
 
+def _accuracy_cell(acc: EpochAccuracy | None, dataset: dict) -> str:
+    """The book's accuracy convention (report.accuracy); top-5 left out with 5 classes or fewer (100% by
+    construction)."""
+    if acc is None:
+        return "-"
+    classes = (dataset.get("val") or dataset.get("train") or {}).get("num_classes")
+    top5 = "" if (classes and classes <= 5) or acc.best_top5 is None else f" / {acc.best_top5:.2f}"
+    return acc.text() + top5
+
+
 def runs_markdown(runs: Iterable[Run], empty: str = "No run recorded yet.") -> str:
     """A table of runs: link to the notebook, model, data, status, accuracy under its protocol, cost, hardware."""
     lines = []
     for r in runs:
         c = r.complexity
-        top1, top5 = r.metric("val", "top1"), r.metric("val", "top5")
+        acc = epoch_accuracy(r.record)
         test = r.metric("test", "top1")
         lines.append({
             "Run": r.link(r.name),
@@ -155,7 +166,7 @@ def runs_markdown(runs: Iterable[Run], empty: str = "No run recorded yet.") -> s
                              f"{r.experiment.get('input_size')} px"),
             "Status": badge_run(r.status) + (f" {r.epochs_done}/{r.experiment.get('epochs')} epochs"
                                              if r.experiment.get("epochs") else ""),
-            "Val top-1 / top-5 (1 clip x 1 crop)": f"{top1:.2f} / {top5:.2f}" if top1 is not None else "-",
+            "Val top-1, best epoch (final) / top-5": _accuracy_cell(acc, r.record.get("dataset") or {}),
             "Test top-1": f"{test:.2f} ({r.protocol('test')})" if test is not None else "-",
             "Params / conv MACs (at its input)": f"{fmt_int(c.get('params'))} / {fmt_g(c.get('conv_macs'))}",
             "Hardware": r.hardware,

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata as md
 import json
 import platform
+import subprocess
 from collections.abc import Iterable
+from datetime import datetime, timezone
+from functools import cache
 from pathlib import Path
 
 import pandas as pd
 
+from actionbook import runs as run_files
 from actionbook.measure.environment import cpu_model, git_state
 from actionbook.paths import project_root
 from actionbook.report.catalog import Run
 from actionbook.report.markdown import badge_run, fmt_duration, markdown_table
+from actionbook.runner import code_hash, notebook_path
 
 
 def notebook_execution(path: Path | None) -> dict:
@@ -41,6 +47,43 @@ def notebook_execution(path: Path | None) -> dict:
 VERSION_KEYS = ("python", "torch", "cuda", "cudnn", "torchvision", "decord", "numpy")
 
 
+@cache
+def _current_code(notebook: str) -> str | None:
+    try:
+        return code_hash(notebook_path(notebook))
+    except Exception:  # a notebook this checkout no longer has: no comparison
+        return None
+
+
+def code_age(run: Run) -> str:
+    """Whether a run executed the code of this build: the runner's code hash (the package minus its presentation
+    modules, and the notebook) against today's."""
+    state = run_files.runner_state(run.folder) or {}
+    recorded = (state.get("hashes") or {}).get("code")
+    current = _current_code(Path(state.get("notebook") or "train.ipynb").stem)
+    if not recorded or not current:
+        return "unknown (no runner hash)"
+    return "this build's code" if recorded == current else "older code: re-run to refresh"
+
+
+def commit_label(git: dict) -> str:
+    """`0123456789` or `0123456789 + uncommitted changes`: what a record says of its checkout."""
+    return f"`{(git.get('commit') or '?')[:10]}`" + (" + uncommitted changes" if git.get("dirty") else "")
+
+
+def age_days(created: str | None, now: datetime | None = None) -> str:
+    """How old a record is at this build, in days."""
+    if not created:
+        return "-"
+    try:
+        then = datetime.fromisoformat(created)
+    except ValueError:
+        return "-"
+    then = then if then.tzinfo else then.replace(tzinfo=timezone.utc)
+    days = ((now or datetime.now(timezone.utc)) - then).days
+    return f"{days} day{'s' if days != 1 else ''}"
+
+
 def provenance_markdown(runs: Iterable[Run]) -> str:
     lines = []
     for r in runs:
@@ -48,7 +91,6 @@ def provenance_markdown(runs: Iterable[Run]) -> str:
         git = prov.get("git") or {}
         ex = notebook_execution(r.notebook)
         versions = prov.get("versions") or {}
-        commit = (git.get("commit") or "?")[:10] + (" (dirty)" if git.get("dirty") else "")
         lines.append({
             "Run": r.link(r.name),
             "Status": badge_run(r.status),
@@ -57,7 +99,9 @@ def provenance_markdown(runs: Iterable[Run]) -> str:
             "Training": fmt_duration((r.record.get("timings") or {}).get("train_s")),
             "Hardware": r.hardware,
             "Host": prov.get("host") or "-",
-            "Git commit": f"`{commit}`",
+            "Git commit": commit_label(git),
+            "Code vs this build": code_age(r),
+            "Age": age_days(r.record.get("started")),
             "Versions": ", ".join(f"{k} {versions[k]}" for k in VERSION_KEYS if versions.get(k)),
             "Seed": prov.get("seed") if prov.get("seed") is not None else "-",
         })
@@ -79,10 +123,22 @@ def build_environment() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def diff_hash(root: Path) -> str | None:
+    """A short hash of the checkout's uncommitted changes to tracked files (`git diff HEAD`), None when clean."""
+    try:
+        diff = subprocess.run(["git", "diff", "HEAD"], cwd=root, capture_output=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return hashlib.sha256(diff).hexdigest()[:10] if diff else None
+
+
 def build_provenance_markdown() -> str:
-    git = git_state(project_root())
+    root = project_root()
+    git = git_state(root)
     env = build_environment()
-    head = (f"Built from commit `{(git.get('commit') or 'unknown')[:10]}`"
-            + (" with uncommitted changes" if git.get("dirty") else "")
-            + f" on {cpu_model()}.\n\n")
+    changes = diff_hash(root) if git.get("dirty") else None
+    head = (f"Built on **{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC** from commit "
+            f"`{(git.get('commit') or 'unknown')[:10]}`"
+            + (f" with uncommitted changes (diff hash `{changes}`)" if git.get("dirty") else " (clean)")
+            + f", on {cpu_model()}.\n\n")
     return head + markdown_table(env.rename(columns={"package": "Package", "version": "Version"}))

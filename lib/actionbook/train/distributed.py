@@ -81,12 +81,15 @@ class ShardedBatchSampler:
     single-process training (to float32 all-reduce rounding) when BatchNorm does not depend on the per-process
     batch: with freeze_bn (running statistics) or sync_bn (SyncBatchNorm over all ranks, CUDA). With ordinary BN
     each process normalises with its own share's statistics, and the runs differ. `start_batch` skips batches
-    already trained before a resume.
+    already trained before a resume. With `micro_batches` K > 1 (gradient accumulation) each rank's share comes as
+    K consecutive micro-batches: one batch of the sampler is then K items of the loader.
     """
 
-    def __init__(self, size: int, global_batch: int, ctx: DistContext, shuffle: bool, seed: int, drop_last: bool):
+    def __init__(self, size: int, global_batch: int, ctx: DistContext, shuffle: bool, seed: int, drop_last: bool,
+                 micro_batches: int = 1):
         self.size, self.global_batch, self.ctx = size, global_batch, ctx
         self.shuffle, self.seed, self.drop_last = shuffle, seed, drop_last
+        self.micro_batches = micro_batches
         self.epoch, self.start_batch, self.limit = 0, 0, None
 
     def set_epoch(self, epoch: int, start_batch: int = 0, limit: int | None = None) -> None:
@@ -104,10 +107,12 @@ class ShardedBatchSampler:
         return batches[:self.limit] if self.limit else batches
 
     def __len__(self) -> int:
-        return len(self._batches())
+        return len(self._batches()) * self.micro_batches
 
     def __iter__(self):
         for batch in self._batches()[self.start_batch:]:
             share = batch[self.ctx.rank::self.ctx.world_size]
-            if share:
-                yield share
+            size = len(share) // self.micro_batches
+            if size:
+                for start in range(0, size * self.micro_batches, size):
+                    yield share[start:start + size]

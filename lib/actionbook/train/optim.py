@@ -1,4 +1,5 @@
-"""SGD and the learning-rate schedules, as the IBM code runs them (spec 7.1), plus optional linear warm-up.
+"""SGD (or AdamW), fused where supported, and the learning-rate schedules as the IBM code runs them (spec 7.1),
+plus optional linear warm-up.
 
 The learning rate is a pure function of (epoch, iteration): a resumed run needs no scheduler state beyond where
 it is, and every schedule can be plotted before a run starts.
@@ -11,21 +12,26 @@ import math
 import torch
 from torch import nn
 
+from actionbook.measure.fastpath import fused_supported
+
 
 def build_optimizer(model: nn.Module, exp) -> torch.optim.Optimizer:
     """SGD with momentum (the papers' recipe) or AdamW (`optimizer: adamw`: from-scratch training at CPU scale,
     where SGD needs far more steps than the proxy can afford); weight decay on everything (IBM) or, optionally, not
-    on BN parameters and biases."""
+    on BN parameters and biases. Fused where PyTorch supports it on the parameters' device: the same update within
+    float rounding, and on the CPU several times cheaper than the per-parameter loop (100 -> 19 ms a step for
+    ResNet-18's AdamW, issue 19)."""
     if exp.no_decay_on_bn_bias:
         decay = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
         no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
         groups = [{"params": decay}, {"params": no_decay, "weight_decay": 0.0}]
     else:
         groups = [{"params": [p for p in model.parameters() if p.requires_grad]}]
+    fused = fused_supported(p for group in groups for p in group["params"])
     if exp.optimizer == "adamw":
-        return torch.optim.AdamW(groups, lr=exp.lr, weight_decay=exp.weight_decay)
+        return torch.optim.AdamW(groups, lr=exp.lr, weight_decay=exp.weight_decay, fused=fused or None)
     return torch.optim.SGD(groups, lr=exp.lr, momentum=exp.momentum, nesterov=exp.nesterov,
-                           weight_decay=exp.weight_decay)
+                           weight_decay=exp.weight_decay, fused=fused or None)
 
 
 def lr_at(exp, epoch: int, iteration: int, iters_per_epoch: int) -> float:

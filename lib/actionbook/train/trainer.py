@@ -16,6 +16,7 @@ resumable, "interrupted" run.
 from __future__ import annotations
 
 import json
+import math
 import os
 import resource
 import signal
@@ -34,10 +35,12 @@ from actionbook import data, runs
 from actionbook.errors import ConfigError
 from actionbook.experiment import Experiment, changed_fields
 from actionbook.measure.environment import provenance
+from actionbook.measure.fastpath import apply_thread_policy, channels_last_default, loader_workers, to_channels_last
 from actionbook.models import build_model, model_entry
 from actionbook.models.pretrained import load_imagenet
 from actionbook.plan import TrainingPlan, build_plan, check_data
 from actionbook.train import checkpoint as ckpt
+from actionbook.train.accumulate import batch_layout, forward_backward, grouped, micro_batch_size
 from actionbook.train.distributed import (
     DistContext,
     ShardedBatchSampler,
@@ -69,15 +72,19 @@ class Trainer:
         self.started = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self.stop_requested = False
         self.record: dict = {}
+        self.workers = loader_workers(self.exp.workers, self.ctx.device)  # no more than the cores leave room for
 
     # ---- set-up ---------------------------------------------------------------------------------------------
 
-    def _loader(self, dataset, shuffle: bool, drop_last: bool):
-        per_rank = self.exp.batch_size // self.ctx.world_size
-        sampler = ShardedBatchSampler(len(dataset), per_rank * self.ctx.world_size, self.ctx, shuffle,
-                                      self.exp.seed, drop_last)
+    def _loader(self, dataset, shuffle: bool, drop_last: bool, accumulate: bool = False):
+        """Training (`accumulate`) takes global batches of `batch_size` as accumulate_steps micro-batches per process;
+        an evaluation takes batches of one micro-batch per process (what fits on a device)."""
+        steps = self.exp.accumulate_steps if accumulate else 1
+        micro = micro_batch_size(self.exp, self.ctx.world_size)
+        sampler = ShardedBatchSampler(len(dataset), micro * steps * self.ctx.world_size, self.ctx, shuffle,
+                                      self.exp.seed, drop_last, micro_batches=steps)
         loader = torch.utils.data.DataLoader(
-            dataset, batch_sampler=sampler, num_workers=self.exp.workers, collate_fn=data.collate_clips,
+            dataset, batch_sampler=sampler, num_workers=self.workers, collate_fn=data.collate_clips,
             worker_init_fn=data.seed_worker, pin_memory=self.ctx.device.type == "cuda",
             # its own generator: starting a loader must not draw from the global one (dropout's), or a resumed
             # run would diverge from an uninterrupted one
@@ -98,20 +105,29 @@ class Trainer:
         if exp.sync_bn:
             model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
         model.to(self.ctx.device)
-        if exp.channels_last:
-            for p in model.parameters():
-                if p.dim() in (4, 5):
-                    p.data = p.data.contiguous(memory_format=torch.channels_last if p.dim() == 4
-                                               else torch.channels_last_3d)
+        self.channels_last = exp.channels_last
+        if self.channels_last is None:  # the family's measured choice at this input size
+            self.channels_last = channels_last_default(exp.model, exp.input_size)
+        if self.channels_last:
+            to_channels_last(model)
         self.model = model  # the bare module: state dicts, evaluation
         wrapped = DistributedDataParallel(model) if self.ctx.distributed else model
+        self.ddp = wrapped if self.ctx.distributed else None  # its no_sync() between accumulated micro-batches
         self.forward = torch.compile(wrapped) if exp.compile else wrapped
         self.optimizer = build_optimizer(model, exp)
         self.scaler = torch.amp.GradScaler("cuda") if exp.amp == "fp16" else None
 
+    def _engine(self) -> dict:
+        """The fast path this run took (measure/fastpath.py): threads against cores, channels_last, fused steps."""
+        threads = None
+        if self.ctx.device.type == "cpu":  # processes of this node share its cores
+            threads = apply_thread_policy(self.workers, int(os.environ.get("LOCAL_WORLD_SIZE", 1)))
+        return {"threads": threads, "channels_last": self.channels_last,
+                "fused_optimizer": bool(self.optimizer.defaults.get("fused"))}
+
     def prepare(self, clips: torch.Tensor) -> torch.Tensor:
         """uint8 batch -> normalised float on the device (normalising there is cheaper than in the workers)."""
-        return data.to_model_input(clips, self.entry.mean, self.entry.std, self.ctx.device, self.exp.channels_last)
+        return data.to_model_input(clips, self.entry.mean, self.entry.std, self.ctx.device, self.channels_last)
 
     def _autocast(self):
         dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.exp.amp)
@@ -232,11 +248,13 @@ class Trainer:
             self.bad_files = data.BadFileTracker(self.exp.bad_file_threshold)
             self.record["complexity"] = self.plan.complexity
             self.record["init"] = self.init_report
+            self.record["engine"] = self._engine()
+            self.record["batch"] = batch_layout(self.exp, self.ctx.world_size)
             self.record["dataset"] = {"train": self.train_set.fingerprint(), "val": self.val_set.fingerprint()}
             start_epoch, start_batch = self._resume()
             self._write_record("running")
             t0 = time.perf_counter()
-            train_loader, train_sampler = self._loader(self.train_set, shuffle=True, drop_last=True)
+            train_loader, train_sampler = self._loader(self.train_set, shuffle=True, drop_last=True, accumulate=True)
             val_loader, _ = self._loader(self.val_set, shuffle=False, drop_last=False)
             iters = self.plan.iters_per_epoch
             for epoch in range(start_epoch, self.exp.epochs):
@@ -247,6 +265,9 @@ class Trainer:
                 if summary is None:  # SIGTERM or SIGINT: checkpoint written inside
                     self._write_record("interrupted", self.stop_requested, progress=self._progress(epoch, iters))
                     return self.record
+                if (epoch + 1) % self.exp.eval_every and epoch + 1 < self.exp.epochs:
+                    self._end_epoch(epoch, iters, summary, None)  # no validation, no checkpoint this epoch
+                    continue
                 try:
                     val = evaluate(self.model, val_loader, self.ctx, self.prepare, self.num_classes,
                                    self._protocol("val", 1, 1), progress=self._bar("val"),
@@ -320,30 +341,25 @@ class Trainer:
         running = dict(self.running) if start_batch and self.running else fresh  # this rank's, from before a resume
         self.running = None
         bar = self._bar(f"epoch {epoch + 1}/{self.exp.epochs}")
-        batches = enumerate(loader, start=start_batch)
+        batches = enumerate(grouped(loader, self.exp.accumulate_steps), start=start_batch)
         if bar:
             batches = bar(batches)
             batches.total, batches.n = iters, start_batch
         tick = time.perf_counter()
-        for batch, (clips, labels, bad) in batches:
-            self.bad_files.update(bad, len(labels))
+        for batch, micro_batches in batches:
+            self.bad_files.update([pair for _, _, bad in micro_batches for pair in bad],
+                                  sum(len(labels) for _, labels, _ in micro_batches))
             lr = lr_at(self.exp, epoch, batch, iters)
             set_lr(self.optimizer, lr)
-            x, y = self.prepare(clips), labels.to(self.ctx.device)
+            inputs = [(self.prepare(clips), labels.to(self.ctx.device)) for clips, labels, _ in micro_batches]
             loaded = time.perf_counter()
-            with self._autocast():
-                logits = self.forward(x)
-                loss = nn.functional.cross_entropy(logits.float(), y)
-            loss_value = loss.item()
-            if broadcast_flag(self.ctx, not torch.isfinite(loss).item()):
+            self.optimizer.zero_grad(set_to_none=True)
+            loss_value, correct, seen = forward_backward(self, inputs)
+            if broadcast_flag(self.ctx, not math.isfinite(loss_value)):
                 raise TrainingFailed(f"non-finite loss ({loss_value}) at epoch {epoch + 1}, iteration {batch + 1} "
                                      f"(lr {lr:g}); the last good checkpoint is in {self.ckpt_dir}")
-            self.optimizer.zero_grad(set_to_none=True)
             if self.scaler:
-                self.scaler.scale(loss).backward()
                 self.scaler.unscale_(self.optimizer)
-            else:
-                loss.backward()
             if self.exp.clip_gradient:
                 nn.utils.clip_grad_norm_(self.model.parameters(), self.exp.clip_gradient)
             if self.scaler:
@@ -355,9 +371,9 @@ class Trainer:
             done = time.perf_counter()
             running["data_time"] += loaded - tick
             running["iter_time"] += done - tick
-            running["loss_sum"] += loss_value * len(y)
-            running["correct"] += (logits.argmax(1) == y).sum().item()
-            running["seen"] += len(y)
+            running["loss_sum"] += loss_value * seen
+            running["correct"] += correct
+            running["seen"] += seen
             if self.step % self.exp.log_every == 0 or batch + 1 == iters:
                 self._log({"kind": "iter", "step": self.step, "epoch": epoch + 1, "iter": batch + 1,
                            "loss": loss_value, "lr": lr, "data_time": loaded - tick, "iter_time": done - tick,
@@ -377,24 +393,29 @@ class Trainer:
                 "lr": lr_at(self.exp, epoch, iters - 1, iters), "mean_iter_s": running["iter_time"] / iters,
                 "mean_data_s": running["data_time"] / iters}
 
-    def _end_epoch(self, epoch: int, iters: int, summary: dict, val: dict) -> None:
-        entry = {"epoch": epoch + 1, **summary, "val_top1": val["top1"], "val_top5": val["top5"],
-                 "val_mean_class_acc": val["mean_class_acc"]}
+    def _end_epoch(self, epoch: int, iters: int, summary: dict, val: dict | None) -> None:
+        """The epoch's history line and record; an epoch with a validation (`val`, every `eval_every`) also ends in a
+        checkpoint and may become the best."""
+        entry = {"epoch": epoch + 1, **summary, "val_top1": val and val["top1"], "val_top5": val and val["top5"],
+                 "val_mean_class_acc": val and val["mean_class_acc"]}
         self.history.append(entry)
         self._log({"kind": "epoch", "step": self.step, **entry})
-        improved = self.best_top1 is None or val["top1"] > self.best_top1
+        improved = val is not None and (self.best_top1 is None or val["top1"] > self.best_top1)
         if improved:
             self.best_top1, self.best_epoch = val["top1"], epoch + 1
-        self.record["metrics"] = {**self.record.get("metrics", {}), "val": _brief(val), "best_val_top1": self.best_top1}
+        if val is not None:
+            self.record["metrics"] = {**self.record.get("metrics", {}), "val": _brief(val),
+                                      "best_val_top1": self.best_top1}
         self.record["history"] = self.history
         self.record["bad_files"] = self._bad_file_summary()
         self.record["timings"] = {"mean_iter_s": summary["mean_iter_s"], "mean_data_s": summary["mean_data_s"],
                                   "peak_memory_mib": self._memory_mib(),
                                   "memory_kind": "cuda max allocated" if self.ctx.device.type == "cuda"
                                   else "peak RSS of rank 0"}
-        if self.ctx.is_main:
-            runs.write_eval(self.run_dir, "val", val)
-        self._save(epoch + 1, 0)
+        if val is not None:
+            if self.ctx.is_main:
+                runs.write_eval(self.run_dir, "val", val)
+            self._save(epoch + 1, 0)
         if improved:
             self._mark_best()
         self._write_record("running", progress=self._progress(epoch, iters))

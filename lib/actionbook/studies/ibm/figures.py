@@ -1,90 +1,113 @@
-"""The IBM chapter's figures: accuracy against FLOPs and against frames, in the book's style (report.style)."""
+"""The IBM chapter's figures: accuracy against FLOPs and against frames, in the book's grammar (report.style):
+shape and colour = family, size = frames, hollow = published, filled = reproduced, a dot = temporal pooling, line
+style = backbone."""
 
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import pandas as pd
-from matplotlib.lines import Line2D
 
 from actionbook.report.style import (
-    LABEL_COLOURS,
-    MARKERS,
-    frame_colour,
+    FAMILY_COLOURS,
+    SMALL_FONT,
+    apply_book_rc,
+    backbone_linestyle,
     giga_log_axis,
-    legends,
-    marker_size,
+    grammar_legend,
+    point,
     short_label,
 )
-from actionbook.studies.ibm.rows import SECTIONS
+from actionbook.studies.ibm.rows import SECTION_SHORT, SECTIONS
+
+
+def _metric_label(metric: str) -> str:
+    return f"{'top-1' if metric == 'top1' else 'top-5'} accuracy (%)"
+
+
+def _spread(ys: list[float], gap: float) -> list[float]:
+    """Label heights at least `gap` apart, each as close to its point as that allows (labels never collide)."""
+    order = sorted(range(len(ys)), key=lambda i: ys[i])
+    out = list(ys)
+    for prev, i in zip(order, order[1:]):
+        out[i] = max(out[i], out[prev] + gap)
+    return out
+
+
+def _model_lines(ax, pub: pd.DataFrame, x: str, metric: str) -> None:
+    """Published points of one panel (hollow), joined per model (line style = backbone)."""
+    for _, group in pub.groupby("label"):
+        group = group.sort_values("frames")
+        fam, backbone = group["family"].iloc[0], group["backbone"].iloc[0]
+        ax.plot(group[x], group[metric], color=FAMILY_COLOURS[fam], linestyle=backbone_linestyle(backbone),
+                linewidth=1, zorder=2)
+        for r in group.to_dict("records"):
+            point(ax, r[x], r[metric], fam, r["frames"], "published", pooling=isinstance(r["temporal_pooling"], str))
+
+
+def _reproduced(ax, rep: pd.DataFrame | None, section: str, x: str, metric: str) -> None:
+    """Reproduced points (filled) joined by a thin dotted line to their published point."""
+    if rep is None or rep.empty:
+        return
+    for r in rep[rep["section"] == section].to_dict("records"):
+        y = r[f"reproduced_{metric}"]
+        ax.plot([r[x]] * 2, [r[metric], y], color="0.5", linewidth=0.8, linestyle=":", zorder=2)
+        point(ax, r[x], y, r["family"], r["frames"], "this project", pooling=isinstance(r["temporal_pooling"], str),
+              zorder=4)
 
 
 def accuracy_vs_flops(published: pd.DataFrame, reproduced: pd.DataFrame | None = None,
                       metric: str = "top1") -> plt.Figure:
-    """Top-1 against conv MACs per clip, one panel per dataset: marker family, size params, colour frames.
+    """Accuracy against conv MACs per clip, one panel per dataset; each model's 16 and 64-frame rows joined and
+    labelled once, at its right end.
 
     `published` is `rows.published_ibm()`; `reproduced` the rows of `chapter.ibm_status()` that carry a number
-    from a run on the real dataset (drawn hollow, joined to their published point).
+    from a run on the real dataset.
     """
-    fig, axes = plt.subplots(1, len(SECTIONS), figsize=(12, 4.6), sharey=False)
-    has_reproduced = reproduced is not None and not reproduced.empty
+    apply_book_rc()
+    published = published.assign(gflops=published["flops"] / 1e9)
+    rep = None if reproduced is None else reproduced.assign(gflops=reproduced["flops"] / 1e9)
+    fig, axes = plt.subplots(1, len(SECTIONS), figsize=(10, 5.4), layout="constrained")
     for ax, section in zip(axes, SECTIONS):
         pub = published[published["section"] == section]
-        for r in pub.to_dict("records"):
-            ax.scatter(r["flops"] / 1e9, r[metric], marker=MARKERS[r["family"]], s=marker_size(r["params"]),
-                       color=frame_colour(r["frames"]), edgecolor="white", linewidth=0.6, alpha=0.9, zorder=3)
-            ax.annotate(short_label(r["family"], r["backbone"]), (r["flops"] / 1e9, r[metric]), fontsize=6.5,
-                        xytext=(6, -3), textcoords="offset points", color="0.3")
-        if has_reproduced:
-            for r in reproduced[reproduced["section"] == section].to_dict("records"):
-                y = r[f"reproduced_{metric}"]
-                ax.scatter(r["flops"] / 1e9, y, marker=MARKERS[r["family"]], s=marker_size(r["params"]),
-                           facecolor="none", edgecolor="black", linewidth=1.2, zorder=4)
-                ax.plot([r["flops"] / 1e9] * 2, [r[metric], y], color="0.5", linewidth=0.8, linestyle=":")
-        giga_log_axis(ax, list(pub["flops"] / 1e9))
-        ax.set_xlabel("conv MACs per clip at 224x224, G (the IBM table's FLOPs)")
-        ax.set_ylabel(f"{'top-1' if metric == 'top1' else 'top-5'} accuracy (%)")
-        ax.set_title(f"{section}")
-        ax.grid(True, which="both", alpha=0.3)
-    legends(axes[-1], sorted(published["frames"].unique()), reproduced=has_reproduced)
-    fig.suptitle("Accuracy against FLOPs: published" + (" and reproduced" if has_reproduced else
-                                                         " (no full-scale run recorded yet)"))
-    fig.tight_layout()
+        _model_lines(ax, pub, "gflops", metric)
+        _reproduced(ax, rep, section, "gflops", metric)
+        ends = pub.sort_values("frames").groupby("label").tail(1)
+        ys = _spread(list(ends[metric]), gap=0.045 * (pub[metric].max() - pub[metric].min() + 1))
+        for r, y in zip(ends.to_dict("records"), ys):
+            tp = "+tp" if isinstance(r["temporal_pooling"], str) else ""
+            ax.annotate(short_label(r["family"], r["backbone"]) + tp, (r["gflops"], r[metric]),
+                        xytext=(r["gflops"] * 1.4, y),
+                        fontsize=SMALL_FONT, va="center", color=FAMILY_COLOURS[r["family"]])
+        giga_log_axis(ax, list(pub["gflops"]) + [pub["gflops"].max() * 3.2])
+        ax.set_xlabel("conv MACs per clip at 224x224 (G)")
+        ax.set_ylabel(_metric_label(metric))
+        ax.set_title(SECTION_SHORT[section])
+        ax.grid(True, alpha=0.3)
+    sources = ["published"] + (["this project"] if rep is not None and not rep.empty else [])
+    grammar_legend(fig, frames=sorted(published["frames"].unique()), sources=sources, pooling=True,
+                   backbones=("ResNet-50", "Inception-v1"))
     return fig
 
 
 def accuracy_vs_frames(published: pd.DataFrame, reproduced: pd.DataFrame | None = None,
                        metric: str = "top1") -> plt.Figure:
-    """Top-1 against the number of frames, one line per model (family + backbone), one panel per dataset."""
-    fig, axes = plt.subplots(1, len(SECTIONS), figsize=(12, 4.6))
-    labels = sorted(published["label"].unique())
-    colours = {label: LABEL_COLOURS[i % len(LABEL_COLOURS)] for i, label in enumerate(labels)}
-    has_reproduced = reproduced is not None and not reproduced.empty
+    """Accuracy against the number of frames, one line per model (family + backbone), one panel per dataset."""
+    apply_book_rc()
+    fig, axes = plt.subplots(1, len(SECTIONS), figsize=(10, 5.4), layout="constrained")
     for ax, section in zip(axes, SECTIONS):
         pub = published[published["section"] == section]
-        for label, group in pub.groupby("label"):
-            group = group.sort_values("frames")
-            fam = group["family"].iloc[0]
-            ax.plot(group["frames"], group[metric], marker=MARKERS[fam], color=colours[label], label=label)
-            if has_reproduced:
-                rep = reproduced[(reproduced["section"] == section) & (reproduced["label"] == label)]
-                if not rep.empty:
-                    rep = rep.sort_values("frames")
-                    ax.plot(rep["frames"], rep[f"reproduced_{metric}"], marker=MARKERS[fam], color=colours[label],
-                            linestyle="--", markerfacecolor="none")
+        _model_lines(ax, pub, "frames", metric)
+        _reproduced(ax, reproduced, section, "frames", metric)
         ax.set_xscale("log", base=2)
         frames = sorted(pub["frames"].unique())
         ax.set_xticks(frames, [str(f) for f in frames])
+        ax.minorticks_off()
         ax.set_xlim(min(frames) / 1.5, max(frames) * 1.5)
         ax.set_xlabel("frames per clip")
-        ax.set_ylabel(f"{'top-1' if metric == 'top1' else 'top-5'} accuracy (%)")
-        ax.set_title(section)
+        ax.set_ylabel(_metric_label(metric))
+        ax.set_title(SECTION_SHORT[section])
         ax.grid(True, alpha=0.3)
-    handles = [Line2D([], [], color=colours[lb], marker=MARKERS[lb.split()[0]], label=lb) for lb in labels]
-    if has_reproduced:
-        handles.append(Line2D([], [], color="0.3", linestyle="--", marker="o", markerfacecolor="none",
-                              label="reproduced (this project)"))
-    axes[-1].legend(handles=handles, loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8, frameon=False)
-    fig.suptitle("Accuracy against frames, per model: published" + (" (solid) and reproduced (dashed)"
-                                                                     if has_reproduced else ""))
-    fig.tight_layout()
+    sources = ["published"] + (["this project"] if reproduced is not None and not reproduced.empty else [])
+    grammar_legend(fig, frames=sorted(published["frames"].unique()), sources=sources, pooling=True,
+                   backbones=("ResNet-50", "Inception-v1"))
     return fig

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from actionbook.experiment import Experiment
-from actionbook.studies.ibm.params import ibm_params
+from actionbook.studies.ibm.params import ASSUMED, ibm_params
 from actionbook.studies.ibm.published import IbmRow, ibm_rows
 from actionbook.studies.ibm.rows import SYNTHETIC_TWIN, published_ibm
 
@@ -31,17 +31,40 @@ def reference_row(exp: Experiment) -> IbmRow | None:
     return rows[min(candidates, key=lambda c: c[:2])[2]] if candidates else None
 
 
+def is_proxy(exp: Experiment) -> bool:
+    """A run on synthetic data: a different experiment from any published row, whatever its model."""
+    return exp.dataset.startswith("synth-")
+
+
+def this_run_label(exp: Experiment, classes: int | None = None) -> str:
+    """The column heading of this run's numbers: "reproduced" only for a run on a real dataset."""
+    if is_proxy(exp):
+        return f"this run (synthetic, {classes or '?'} classes, {exp.input_size} px)"
+    return "reproduced (this run)"
+
+
+def published_label(exp: Experiment) -> str:
+    return "published row: a different experiment" if is_proxy(exp) else "published"
+
+
 def recipe_comparison(exp: Experiment) -> tuple[IbmRow | None, pd.DataFrame]:
-    """(the reference row or None, a DataFrame: parameter, this run, the paper's recipe, same?)."""
+    """(the reference row or None, a DataFrame: parameter, this run, the paper's recipe, and whether they are the
+    same, differ, or the paper's value is *assumed* (a field the source does not state: `params.ASSUMED`))."""
     row = reference_row(exp)
     if row is None:
-        return None, pd.DataFrame(columns=["this run", "paper's recipe", "same"])
+        return None, pd.DataFrame(columns=["this run", "paper's recipe", "compared"])
     paper = ibm_params(row)
     mine = exp.to_dict()
     table = pd.DataFrame(
-        [{"parameter": k, "this run": _show(mine[k]), "paper's recipe": _show(paper[k]), "same": mine[k] == paper[k]}
-         for k in _RECIPE_FIELDS]).set_index("parameter")
+        [{"parameter": k, "this run": _show(mine[k]), "paper's recipe": _show(paper[k]),
+          "compared": _compared(k, mine[k], paper[k])} for k in _RECIPE_FIELDS]).set_index("parameter")
     return row, table
+
+
+def _compared(field: str, mine, paper) -> str:
+    if field in ASSUMED:
+        return "assumed (not stated by the source)"
+    return "same" if mine == paper else "differs"
 
 
 def _show(value) -> str:

@@ -31,6 +31,7 @@ import torch
 from actionbook import data
 from actionbook.errors import ConfigError
 from actionbook.measure import environment
+from actionbook.measure.peaks import device_peaks
 from actionbook.measure.speed import (
     MEMORY_WARMUP,
     OPTIONS,
@@ -38,7 +39,6 @@ from actionbook.measure.speed import (
     Runner,
     SpeedOptions,
     SyntheticLoader,
-    device_peaks,
     loadavg,
     mfu,
     run_interleaved,
@@ -164,6 +164,10 @@ def run_bench(plan: BenchPlan, progress: Callable[[str], None] | None = print) -
                              (("pytorchvideo", "pytorchvideo"), ("mmaction2", "mmaction"), ("mmcv", "mmcv"),
                               ("mmengine", "mmengine"))})
     prov["threads"] = torch.get_num_threads()
+    prov["omp_wait_policy"] = os.environ.get("OMP_WAIT_POLICY", "unset (spin, then sleep)")
+    # a batch trained on again and again drives gradients subnormal: one such step took 42 s instead of 1 s (issue 19)
+    torch.set_flush_denormal(True)
+    prov["flush_denormal"] = True
     prov["flags"] = {"cudnn_benchmark_default": False, "allow_tf32_matmul": torch.backends.cuda.matmul.allow_tf32,
                      "allow_tf32_cudnn": torch.backends.cudnn.allow_tf32}
     all_records: list[dict] = []

@@ -17,7 +17,7 @@ PUBLISHED_WARMUP = 50  # MMAction2: "we skip the first 50 iter times"
 DEFAULTS = {
     # device -> (batch: None = the published batch per GPU, input size, warm-up, measured iterations, loader workers)
     "cuda": {"batch": None, "input_size": 224, "warmup": PUBLISHED_WARMUP, "iters": 50, "workers": 4},
-    "cpu": {"batch": 1, "input_size": 64, "warmup": 2, "iters": 5, "workers": 1},
+    "cpu": {"batch": 1, "input_size": 64, "warmup": 3, "iters": 30, "workers": 1},  # 30: the records' floor
 }
 
 

@@ -11,7 +11,8 @@ from actionbook.errors import ConfigError
 from actionbook.measure.speed import load_records, record_name
 from actionbook.paths import speed_records_dir
 from actionbook.report.markdown import fmt_int, fmt_time, markdown_table, missing
-from actionbook.report.provenance import VERSION_KEYS
+from actionbook.report.provenance import VERSION_KEYS, age_days, commit_label
+from actionbook.report.sources import framework_name
 from actionbook.studies.mmaction.cases import CASE_KEYS, PUBLISHED, bench_case, resolve_settings
 from actionbook.studies.mmaction.published import mmaction_rows
 
@@ -180,14 +181,6 @@ def speed_frame(records: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def published_speed_cases() -> pd.DataFrame:
-    """The published s/iter and memory of every benchmark case (seed table, blanks filled the same day)."""
-    rows = [{"case": case, "framework": p.framework, "s_iter": p.s_iter, "s_iter_std": p.s_iter_std,
-             "memory_mib": p.memory_mib, "source": p.source}
-            for case in CASE_KEYS for p in PUBLISHED.get(case, ())]
-    return pd.DataFrame(rows)
-
-
 def speed_markdown(measured: pd.DataFrame) -> str:
     """The seed speed table row by row (blank cells filled from the same day's table, marked), each setting
     followed by this project's measurements of it with their hardware, batch and input size."""
@@ -202,7 +195,7 @@ def speed_markdown(measured: pd.DataFrame) -> str:
             note = f" ‡ (corrected to {fmt_time(later.s_iter, later.s_iter_std)})"
         batch = bench_case(case).published_batch if case else None
         lines.append({
-            "Model": p.model, "Setting": f"`{p.setting}`", "Source": p.framework + " (published)",
+            "Model": p.model, "Setting": f"`{p.setting}`", "Source": framework_name(p.framework) + " (published)",
             "Hardware": "8x V100", "s/iter (std)": fmt_time(iter_time, std) + note,
             "Memory (MiB)": fmt_int(memory) + (" †" if note == " †" else ""),
             "Batch per GPU / input": f"{batch or '?'} / 224",
@@ -251,9 +244,70 @@ def speed_provenance_markdown(records: list[dict]) -> str:
             "Created": (r.get("created") or "-")[:19],
             "Hardware": speed_hardware(r),
             "Host": prov.get("host") or "-",
-            "Git commit": f"`{(git.get('commit') or '?')[:10]}`" + (" (dirty)" if git.get("dirty") else ""),
+            "Git commit": commit_label(git),
+            "Age at this build": age_days(r.get("created")),
             "Versions": ", ".join(f"{k} {versions[k]}" for k in VERSION_KEYS if versions.get(k)),
         })
     if not lines:
         return "*No speed record yet.*"
     return markdown_table(pd.DataFrame(lines))
+
+
+# ---- which records the chapter trusts --------------------------------------------------------------------------
+
+MIN_ITERATIONS = 30
+
+
+def record_problems(record: dict, records: list[dict]) -> list[str]:
+    """Why a speed record cannot be trusted (empty: it passes): fewer than MIN_ITERATIONS measured iterations; no
+    load recorded during the run, or a 1-minute load above the machine's core count (other work shared the
+    cores); a compute-only time slower than the whole iteration of the same case and device (impossible on a
+    quiet machine, so one of the pair is wrong)."""
+    problems = []
+    n = (record.get("time") or {}).get("n") or 0
+    if n < MIN_ITERATIONS:
+        problems.append(f"{n} measured iterations (at least {MIN_ITERATIONS} needed)")
+    load = record.get("load") or {}
+    cores = ((record.get("provenance") or {}).get("hardware") or {}).get("cpu_count")
+    seen = [v[0] for v in (load.get("loadavg_before"), load.get("loadavg_after")) if v]
+    if len(seen) < 2 or not cores:
+        problems.append("the load during the run was not recorded")
+    elif max(seen) > cores:
+        problems.append(f"load {max(seen):.1f} on {cores} cores during the run (at most {cores})")
+    if record.get("variant") in ("train", "compute"):
+        pair = {r.get("variant"): r for r in records
+                if (r.get("case"), r.get("device")) == (record.get("case"), record.get("device"))}
+        train, compute = pair.get("train"), pair.get("compute")
+        if train and compute and compute["time"]["mean"] > train["time"]["mean"]:
+            problems.append(f"compute-only {compute['time']['mean']:.3f} s slower than the whole iteration "
+                            f"{train['time']['mean']:.3f} s")
+    return problems
+
+
+def trusted_records(records: list[dict]) -> tuple[list[dict], pd.DataFrame]:
+    """(the records that pass `record_problems`, a table of the others with their reasons)."""
+    kept, rejected = [], []
+    for r in records:
+        problems = record_problems(r, records)
+        if problems:
+            rejected.append({"Record": f"`{record_name(r)}`", "Hardware": speed_hardware(r),
+                             "Created": (r.get("created") or "-")[:10], "Rejected because": "; ".join(problems)})
+        else:
+            kept.append(r)
+    return kept, pd.DataFrame(rejected, columns=["Record", "Hardware", "Created", "Rejected because"])
+
+
+def published_seed_cases() -> pd.DataFrame:
+    """The published s/iter per case of the rows the chapter's table shows (the seed table's), with the batch per
+    GPU, for the plot; blank seed cells filled from the same day's table, as the table does."""
+    rows = []
+    for p in mmaction_rows():
+        case = seed_case(p.model, p.setting)
+        later = next((x for x in PUBLISHED.get(case, ()) if x.framework.lower() == p.framework.lower()), None)
+        # a blank cell filled, or a cell corrected, by the same day's table: its number (the table marks it)
+        s_iter = later.s_iter if later is not None and later.s_iter is not None else p.iter_time
+        if case is None or s_iter is None:
+            continue
+        rows.append({"case": case, "framework": p.framework, "s_iter": s_iter,
+                     "batch": bench_case(case).published_batch})
+    return pd.DataFrame(rows, columns=["case", "framework", "s_iter", "batch"])

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from actionbook.errors import ConfigError
+from actionbook.measure import steps
 from actionbook.measure.speed import OPTIONS, load_records, torch_threads
 from actionbook.paths import speed_records_dir
+from actionbook.runs import write_json_atomic
 from actionbook.studies.mmaction.bench import BenchPlan, run_bench
 from actionbook.studies.mmaction.cases import cases_summary, resolve_settings
 from actionbook.studies.mmaction.chapter import (
@@ -27,7 +30,12 @@ settings: case keys (tsn, i3d, i3d_fast, i3d_heavy, tsm, slowfast_4x16, slowfast
 slowonly_8x8, r2plus1d_32x2, r2plus1d_8x8), MMAction2 config names, 'seed' (the seed table's rows) or 'all'.
 
 defaults: on a GPU the published batch per GPU at 224x224, 50 warm-up iterations skipped, 50 measured, 4 loader
-workers; on the CPU batch 1 at 64x64, 2 skipped, 5 measured, 1 worker (a CPU-scale run: records say so).
+workers; on the CPU batch 1 at 64x64, 3 skipped, 30 measured, 1 worker (a CPU-scale run: records say so).
+Denormals are flushed to zero; set OMP_WAIT_POLICY=PASSIVE in the environment on a shared machine.
+
+--steps: the proxy-size training step (batch 8 x 8 frames of 32x32, AdamW) of tsn_r18, tam_r18, i3d_r18 and
+s3d_r18, the path before issue 19 against the fast path, interleaved (30 measured rounds by default), plus the
+acceptance check (tam_r18 with data against a bare torchvision ResNet-18 step); records under --steps-out.
 
 --compare measures the same network from torchvision, pytorchvideo and MMAction2 where installed. MMAction2
 1.2.0 does not install into the project environment (it needs mmcv and mmengine); a side install works:
@@ -41,6 +49,7 @@ examples:
   actionbook bench tsn slowonly_4x16 --options      # bf16, channels-last, torch.compile (cuDNN benchmark: GPU)
   actionbook bench all --device cuda --compare --options
   actionbook bench --table                          # print the tables of the records under --out
+  OMP_WAIT_POLICY=PASSIVE actionbook bench --steps  # today's step against the fast path, about 4 min on 2 cores
 """
 
 
@@ -70,6 +79,10 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--no-write", action="store_true", help="measure and print, write no records")
     parser.add_argument("--table", action="store_true", help="print the tables of the records in --out and stop")
     parser.add_argument("--list", action="store_true", help="list the settings and stop")
+    parser.add_argument("--steps", action="store_true", help="the proxy-size steps, today's path against the fast "
+                                                             "path (see below)")
+    parser.add_argument("--steps-out", default=str(steps_records_dir()),
+                        help=f"records folder of --steps (default {steps_records_dir()})")
     parser.add_argument("--json", action="store_true", help="print the records (or tables) as JSON")
     parser.set_defaults(func=cmd_bench)
 
@@ -98,7 +111,38 @@ def _print_tables(records: list[dict], as_json: bool) -> None:
         print(format_fastest_table(fastest))
 
 
+def steps_records_dir() -> Path:
+    """`<book>/records/speed-steps`: the --steps records, beside the MMAction2 settings' ones."""
+    return speed_records_dir().parent / "speed-steps"
+
+
+def cmd_steps(args) -> int:
+    """`actionbook bench --steps`: the four proxy steps, then the data-included check; one JSON record each."""
+    say = None if args.json else lambda msg: print(msg, flush=True)
+    iters = args.iters or steps.DEFAULT_ITERS
+    warmup = steps.DEFAULT_WARMUP if args.warmup is None else args.warmup
+    records = steps.run_steps(iters=iters, warmup=warmup, progress=say)
+    records.append(steps.data_included(iters, warmup, args.dataset, args.data_root, progress=say))
+    if not args.no_write:
+        for record in records:
+            write_json_atomic(Path(args.steps_out) / steps.record_file_name(record), record)
+    if args.json:
+        print(json.dumps(records, indent=1))
+        return 0
+    for r in records[:-1]:
+        today, fast = r["paths"]["today"]["time"]["median"], r["paths"]["fast"]["time"]["median"]
+        print(f"{r['model']:8} today {today:.3f} s  fast {fast:.3f} s  speed-up {r['speedup']:.2f}x")
+    check = records[-1]
+    print(f"tam_r18 with data {check['tam_r18_with_data']['time']['median']:.3f} s vs torchvision resnet18 on random "
+          f"tensors {check['torchvision_resnet18_random']['time']['median']:.3f} s: ratio {check['ratio']:.2f}")
+    print(f"load average before {records[0]['load']['loadavg_before']}, after {check['load']['loadavg_after']}; "
+          f"threads {check['threads']}")
+    return 0
+
+
 def cmd_bench(args) -> int:
+    if args.steps:
+        return cmd_steps(args)
     if args.list:
         for c in cases_summary():
             print(f"{c['key']:15} {c['setting']:50} {'seed' if c['seed_row'] else '    '}  {c['note']}")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from actionbook.studies.ibm.rows import SECTION_SHORT
-from actionbook.studies.proxy.findings import SECTION, Finding, paper_reference
+from actionbook.studies.proxy.findings import SECTION, Finding, paper_reference, seeds_needed
 from actionbook.studies.proxy.grid import DATASETS, FAMILIES, PROFILES, profile_experiments
 from actionbook.studies.proxy.run import read_time
 from actionbook.studies.proxy.stats import summarize, usable
@@ -49,8 +49,18 @@ def family_table(frame: pd.DataFrame, profile: str = "default", backbone: str = 
 
 
 def findings_table(items: list[Finding]) -> pd.DataFrame:
-    return pd.DataFrame([{"Finding of the study": f.claim, "Paper (IBM table)": f.paper, "Proxy": f.proxy,
-                          "Verdict": f.verdict} for f in items])
+    """One row per finding: the paper's claim and numbers, the proxy's difference and interval, the claimed region
+    and the verdict (with the seeds an inconclusive one would need)."""
+    rows = []
+    for f in items:
+        region = f"≥ {f.at_least:+g}" if f.at_least is not None else f"within ±{f.within:g}"
+        verdict = f"**{f.verdict}**" if f.headline else f.verdict
+        needed = seeds_needed(f)
+        if needed:
+            verdict += f" (about {needed} seeds would resolve it)"
+        rows.append({"Finding": ("**headline:** " if f.headline else "") + f.finding, "Paper (published)": f.paper,
+                     "Proxy": f.proxy, "Claimed (points)": region, "Verdict": verdict})
+    return pd.DataFrame(rows)
 
 
 def plan_table(frame: pd.DataFrame, profile: str) -> pd.DataFrame:

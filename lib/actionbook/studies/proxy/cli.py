@@ -1,17 +1,21 @@
-"""`actionbook proxy {params,data,run,files}`: the proxy study's params files, datasets and runs.
+"""`actionbook proxy {params,data,run,files,findings}`: the proxy study's params files, datasets, runs and verdicts.
 
 `add_parser(subparsers)` adds the `proxy` command to the main parser; each subcommand sets `func(args) -> int`.
 """
 
 from __future__ import annotations
 
+import json
 import os
 
 from actionbook.paths import params_dir, project_root
+from actionbook.report.catalog import load_runs
 from actionbook.studies.paramfiles import stale_files, sync_files
+from actionbook.studies.proxy.findings import findings
 from actionbook.studies.proxy.grid import PROFILES, ensure_data
 from actionbook.studies.proxy.params import FOLDER, params_files, profile_files
 from actionbook.studies.proxy.run import run_profile
+from actionbook.studies.proxy.stats import proxy_frame
 
 
 def add_parser(subparsers) -> None:
@@ -36,6 +40,12 @@ def add_parser(subparsers) -> None:
     files = commands.add_parser("files", help="print a profile's params files, one a line (for the runner)")
     files.add_argument("profile", choices=list(PROFILES))
     files.set_defaults(func=_files)
+
+    verdicts = commands.add_parser("findings", help="the study's findings and verdicts from a profile's records")
+    verdicts.add_argument("profile", nargs="?", default="default", choices=list(PROFILES))
+    verdicts.add_argument("--json", action="store_true", help="a JSON list, one object per finding")
+    verdicts.add_argument("--runs-dir", default=None, help="where the run folders are (default: book/runs)")
+    verdicts.set_defaults(func=_findings)
 
 
 def _params(args) -> int:
@@ -62,4 +72,16 @@ def _run(args) -> int:
 
 def _files(args) -> int:
     print("\n".join(str(p.relative_to(project_root())) for p in profile_files(args.profile)))
+    return 0
+
+
+def _findings(args) -> int:
+    items = findings(proxy_frame(load_runs(args.runs_dir)), profile=args.profile)
+    if args.json:
+        print(json.dumps([item.to_json() for item in items], indent=1, ensure_ascii=False))
+        return 0
+    for item in items:
+        low, high = item.interval
+        print(f"{'* ' if item.headline else '  '}{item.finding}: {item.verdict} ({item.difference:+.1f} points, "
+              f"95% interval [{low:+.1f}, {high:+.1f}], n = {item.n})")
     return 0

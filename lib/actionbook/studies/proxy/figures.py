@@ -1,152 +1,143 @@
-"""The proxy chapter's figures: top-1 per family beside the paper, against compute, against frames, and the
-training curves. Marker and colour both say the family (the markers are the book's `MARKERS`)."""
+"""The proxy chapter's figures, in the book's plot grammar (`actionbook.report.style`): top-1 per family beside the
+paper, against compute, against frames, and the training curves. Filled = this project's proxy runs, hollow = the
+paper's published rows; intervals are 95% over seeds, clipped to 0-100, with each seed as a black dot."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 
 import matplotlib.pyplot as plt
 import pandas as pd
-from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
 
 from actionbook.models import model_entry
-from actionbook.report.style import MARKERS
+from actionbook.report.style import (
+    FAMILY_COLOURS,
+    apply_book_rc,
+    backbone_linestyle,
+    bar_kwargs,
+    clipped_yerr,
+    giga_log_axis,
+    grammar_legend,
+    integer_ticks,
+    point,
+    seed_dots,
+)
 from actionbook.studies.proxy.findings import SECTION, paper_reference, paper_table
 from actionbook.studies.proxy.grid import DATASETS, FAMILIES, chance
 from actionbook.studies.proxy.stats import summarize, usable
 
-FAMILY_COLOURS = {"TSN": "#7f7f7f", "TAM": "#1f77b4", "I3D": "#d62728", "S3D": "#2ca02c"}
+
+def _cell(table: pd.DataFrame, profile: str, dataset: str, backbone: str, family: str, frames: int,
+          pooling: str) -> pd.DataFrame:
+    return table[(table["profile"] == profile) & (table["dataset"] == dataset) & (table["backbone"] == backbone)
+                 & (table["family"] == family) & (table["frames"] == frames) & (table["pooling"] == pooling)]
 
 
 def plot_families(frame: pd.DataFrame, profile: str = "default", backbone: str = "resnet-18", frames: int = 8,
                   pooling: str = "none"):
-    """Left: proxy top-1 per family and dataset (mean, 95% CI, each seed as a dot). Right: the paper's numbers."""
-    summary = summarize(frame)
-    runs = usable(frame)
-    ref = paper_reference()
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [1, 1]})
+    """One panel per dataset: proxy top-1 per family (filled bar, 95% interval, seeds as dots) beside the paper's
+    16-frame number on the dataset the synthetic set stands for (hollow bar)."""
+    apply_book_rc()
+    summary, runs, ref = summarize(frame), usable(frame), paper_reference()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True, layout="constrained")
     width = 0.38
-    for i, dataset in enumerate(DATASETS):
+    for ax, dataset in zip(axes, DATASETS):
         for j, family in enumerate(FAMILIES):
-            x = j + (i - 0.5) * width
-            hit = summary[(summary["profile"] == profile) & (summary["dataset"] == dataset)
-                          & (summary["backbone"] == backbone) & (summary["family"] == family)
-                          & (summary["frames"] == frames) & (summary["pooling"] == pooling)]
+            hit = _cell(summary, profile, dataset, backbone, family, frames, pooling)
             if not hit.empty:
                 r = hit.iloc[0]
-                err = 0 if math.isnan(r["ci95"]) else r["ci95"]
-                ax.bar(x, r["mean"], width, color=FAMILY_COLOURS[family], alpha=0.9 if i == 0 else 0.45,
-                       yerr=err, capsize=3, edgecolor="black", linewidth=0.5)
-                seeds = runs[(runs["profile"] == profile) & (runs["dataset"] == dataset)
-                             & (runs["backbone"] == backbone) & (runs["family"] == family)
-                             & (runs["frames"] == frames) & (runs["pooling"] == pooling)]
-                ax.scatter([x] * len(seeds), seeds["top1"], s=10, color="black", zorder=3)
+                ax.bar(j - width / 2, r["mean"], width, yerr=clipped_yerr([r["mean"]], [r["ci95"]]), capsize=3,
+                       **bar_kwargs(family))
+                seed_dots(ax, j - width / 2, _cell(runs, profile, dataset, backbone, family, frames, pooling)["top1"])
             paper = ref[(ref["section"] == SECTION[dataset]) & (ref["family"] == family)]
             if not paper.empty:
-                bx.bar(x, paper.iloc[0]["top1"], width, color=FAMILY_COLOURS[family],
-                       alpha=0.9 if i == 0 else 0.45, edgecolor="black", linewidth=0.5)
-    for dataset in DATASETS:
+                ax.bar(j + width / 2, paper.iloc[0]["top1"], width, **bar_kwargs(family, "published"))
         ax.axhline(chance(dataset), color="0.5", linestyle=":", linewidth=1)
-    ax.axhline(50, color="#7f7f7f", linestyle="--", linewidth=1)
-    ax.text(3.6, 51, "order-blind ceiling\n(synth-something)", fontsize=7, ha="right", va="bottom", color="0.3")
-    ax.text(3.6, chance("synth-something") + 1, "chance", fontsize=7, ha="right", va="bottom", color="0.3")
-    for a, title in ((ax, f"Proxy ({backbone}, {frames} frames, {profile} profile)"),
-                     (bx, "Paper (IBM table, 16 frames)")):
-        a.set_xticks(range(len(FAMILIES)), FAMILIES)
-        a.set_ylim(0, 105)
-        a.set_ylabel("top-1 accuracy (%)")
-        a.set_title(title, fontsize=10)
-        a.grid(True, axis="y", alpha=0.3)
-    ax.legend(handles=[Patch(facecolor="0.3", alpha=0.9, label="synth-something"),
-                       Patch(facecolor="0.3", alpha=0.45, label="synth-kinetics")], fontsize=8, loc="upper left")
-    bx.legend(handles=[Patch(facecolor="0.3", alpha=0.9, label="Something-Something-V2"),
-                       Patch(facecolor="0.3", alpha=0.45, label="Kinetics-400")], fontsize=8, loc="upper left")
-    fig.suptitle("Top-1 per family: synthetic temporal vs appearance data (left), the real pair (right)",
-                 fontsize=11)
-    fig.tight_layout()
+        ax.axhline(50, color="0.3", linestyle="--", linewidth=0.8)
+        ax.text(3.55, 51, "order-blind ceiling" if dataset == "synth-something" else "the scene alone",
+                fontsize=8, ha="right", va="bottom", color="0.3")
+        ax.set_xticks(range(len(FAMILIES)), FAMILIES)
+        ax.set_ylim(0, 102)
+        ax.set_title(f"{dataset} (proxy) | {SECTION[dataset]} (published)")
+        ax.grid(True, axis="y", alpha=0.3)
+    axes[0].set_ylabel("top-1 accuracy (%)")
+    grammar_legend(fig, FAMILIES, sources=("this project", "published"))
     return fig
 
 
 def plot_vs_flops(frame: pd.DataFrame, profile: str | None = None):
-    """Mean top-1 (95% CI) against conv MACs per clip at the proxy's input, one panel per dataset; the paper's
-    16- and 64-frame rows in a third and fourth panel at 224 px (their own FLOPs)."""
+    """Mean top-1 (95% interval) against conv MACs per clip at the proxy's input, one panel per dataset; the paper's
+    rows of the twin dataset in the panel below, at 224 px (their own FLOPs)."""
+    apply_book_rc()
     summary = summarize(frame)
     if profile is not None:
         summary = summary[summary["profile"] == profile]
     paper = paper_table()
-    fig, axes = plt.subplots(1, 4, figsize=(17, 4.2))
-    for ax, dataset in zip(axes[:2], DATASETS):
+    fig, axes = plt.subplots(2, 2, figsize=(10, 7.5), layout="constrained")
+    for column, dataset in enumerate(DATASETS):
+        ax = axes[0, column]
         sub = summary[summary["dataset"] == dataset]
         for r in sub.to_dict("records"):
-            err = 0 if math.isnan(r["ci95"]) else r["ci95"]
-            ax.errorbar(r["conv_macs"] / 1e9, r["mean"], yerr=err, marker=MARKERS[r["family"]],
-                        color=FAMILY_COLOURS[r["family"]], markersize=4 + r["frames"] / 2,
-                        markerfacecolor="none" if r["pooling"] != "none" else FAMILY_COLOURS[r["family"]],
-                        capsize=2, linestyle="")
-        _flops_axis(ax, f"Proxy: {dataset}", "conv GMACs per clip (32 px)")
+            point(ax, r["conv_macs"] / 1e9, r["mean"], r["family"], r["frames"], pooling=r["pooling"] != "none",
+                  yerr=clipped_yerr([r["mean"]], [r["ci95"]]))
+        if not sub.empty:
+            giga_log_axis(ax, sub["conv_macs"] / 1e9)
         ax.axhline(chance(dataset), color="0.5", linestyle=":", linewidth=1)
-    for ax, section in zip(axes[2:], SECTION.values()):
-        sub = paper[paper["section"] == section]
-        for r in sub.to_dict("records"):
-            ax.plot(r["flops"] / 1e9, r["top1"], marker=MARKERS[r["family"]], linestyle="",
-                    color=FAMILY_COLOURS[r["family"]], markersize=4 + r["frames"] / 8,
-                    markerfacecolor="none" if r["pooling"] != "none" else FAMILY_COLOURS[r["family"]])
-        _flops_axis(ax, f"Paper: {section}", "GFLOPs (conv MACs, 224 px)")
-    handles = [Line2D([], [], marker=MARKERS[f], color=FAMILY_COLOURS[f], linestyle="", label=f)
-               for f in FAMILIES]
-    handles.append(Line2D([], [], marker="o", color="0.3", markerfacecolor="none", linestyle="",
-                          label="with temporal pooling"))
-    handles.append(Line2D([], [], marker="o", color="0.3", linestyle="", markersize=9, label="larger = more frames"))
-    axes[-1].legend(handles=handles, loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8, frameon=False)
-    fig.suptitle("Top-1 against compute: proxy (mean ± 95% CI over seeds) and paper", fontsize=11)
-    fig.tight_layout()
+        _labels(ax, f"proxy: {dataset}", "conv GMACs per clip (32 px)")
+        bx = axes[1, column]
+        rows = paper[paper["section"] == SECTION[dataset]]
+        for r in rows.to_dict("records"):
+            point(bx, r["flops"] / 1e9, r["top1"], r["family"], r["frames"], "published",
+                  pooling=r["pooling"] != "none")
+        giga_log_axis(bx, rows["flops"] / 1e9)
+        _labels(bx, f"published: {SECTION[dataset]}", "GFLOPs (conv MACs, 224 px)")
+    frames = sorted(set(summary["frames"]) | set(paper["frames"]))
+    grammar_legend(fig, FAMILIES, frames=frames, sources=("this project", "published"), pooling=True)
     return fig
 
 
-def _flops_axis(ax, title: str, xlabel: str) -> None:
-    ax.set_xscale("log")
-    ax.set_title(title, fontsize=10)
+def _labels(ax, title: str, xlabel: str) -> None:
+    ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("top-1 (%)")
     ax.grid(True, alpha=0.3)
 
 
 def plot_vs_frames(frame: pd.DataFrame, profile: str | None = None, backbone: str = "resnet-18"):
-    """Mean top-1 (95% CI) against frames per family, solid without and dashed with temporal pooling; the
-    paper's 16- and 64-frame rows beside."""
+    """Mean top-1 (95% interval, seeds as dots) against frames per family, one line per family and pooling; the
+    paper's rows of the twin dataset in the panel below (solid ResNet-50, dotted Inception-v1)."""
+    apply_book_rc()
     summary = summarize(frame)
     if profile is not None:
         summary = summary[summary["profile"] == profile]
     summary = summary[summary["backbone"] == backbone]
+    runs = usable(frame)
     paper = paper_table()
-    fig, axes = plt.subplots(1, 4, figsize=(17, 4.2))
-    for ax, dataset in zip(axes[:2], DATASETS):
+    fig, axes = plt.subplots(2, 2, figsize=(10, 7.5), layout="constrained")
+    for column, dataset in enumerate(DATASETS):
+        ax = axes[0, column]
         for (family, pooling), g in summary[summary["dataset"] == dataset].groupby(["family", "pooling"]):
             g = g.sort_values("frames")
-            err = g["ci95"].fillna(0)
-            ax.errorbar(g["frames"], g["mean"], yerr=err, marker=MARKERS[family],
-                        color=FAMILY_COLOURS[family], linestyle="-" if pooling == "none" else "--", capsize=2,
-                        markerfacecolor="none" if pooling != "none" else FAMILY_COLOURS[family])
+            ax.plot(g["frames"], g["mean"], color=FAMILY_COLOURS[family], linewidth=1,
+                    linestyle=backbone_linestyle(backbone))
+            for r in g.to_dict("records"):
+                point(ax, r["frames"], r["mean"], family, r["frames"], pooling=pooling != "none",
+                      yerr=clipped_yerr([r["mean"]], [r["ci95"]]))
+                seed_dots(ax, r["frames"], _cell(runs, r["profile"], dataset, backbone, family, r["frames"],
+                                                 pooling)["top1"])
         ax.axhline(chance(dataset), color="0.5", linestyle=":", linewidth=1)
-        _frames_axis(ax, f"Proxy: {dataset}", [8, 16])
-    for ax, section in zip(axes[2:], SECTION.values()):
-        sub = paper[paper["section"] == section]
-        for (_model, pooling), g in sub.groupby(["model", "pooling"]):
+        _frames_axis(ax, f"proxy: {dataset}", [4, 8, 16, 32])
+        bx = axes[1, column]
+        for (_model, pooling), g in paper[paper["section"] == SECTION[dataset]].groupby(["model", "pooling"]):
             g = g.sort_values("frames")
             family = g["family"].iloc[0]
-            ax.plot(g["frames"], g["top1"], marker=MARKERS[family], color=FAMILY_COLOURS[family],
-                    linestyle="-" if g["backbone"].iloc[0] == "ResNet-50" else ":",
-                    markerfacecolor="none" if pooling != "none" else FAMILY_COLOURS[family])
-        _frames_axis(ax, f"Paper: {section}", [16, 64])
-    handles = [Line2D([], [], marker=MARKERS[f], color=FAMILY_COLOURS[f], label=f) for f in FAMILIES]
-    handles += [Line2D([], [], color="0.3", linestyle="--", marker="o", markerfacecolor="none",
-                       label="proxy, with temporal pooling"),
-                Line2D([], [], color="0.3", linestyle=":", label="paper, Inception-v1 (solid: ResNet-50)")]
-    axes[-1].legend(handles=handles, loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8, frameon=False)
-    fig.suptitle("Top-1 against frames per clip: proxy (mean ± 95% CI) and paper", fontsize=11)
-    fig.tight_layout()
+            bx.plot(g["frames"], g["top1"], color=FAMILY_COLOURS[family], linewidth=1,
+                    linestyle=backbone_linestyle(g["backbone"].iloc[0]))
+            for r in g.to_dict("records"):
+                point(bx, r["frames"], r["top1"], family, r["frames"], "published", pooling=pooling != "none")
+        _frames_axis(bx, f"published: {SECTION[dataset]}", [8, 16, 32, 64])
+    grammar_legend(fig, FAMILIES, sources=("this project", "published"), pooling=True,
+                   backbones=("ResNet", "Inception-v1"))
     return fig
 
 
@@ -154,34 +145,29 @@ def _frames_axis(ax, title: str, ticks: list[int]) -> None:
     ax.set_xscale("log", base=2)
     ax.set_xticks(ticks, [str(t) for t in ticks])
     ax.set_xlim(ticks[0] / 1.4, ticks[-1] * 1.4)
-    ax.set_title(title, fontsize=10)
-    ax.set_xlabel("frames per clip")
-    ax.set_ylabel("top-1 (%)")
-    ax.grid(True, alpha=0.3)
+    _labels(ax, title, "frames per clip")
 
 
 def plot_curves(frame: pd.DataFrame, runs: Iterable, profile: str = "default"):
-    """Validation top-1 per epoch of every run of a profile, one panel per dataset, coloured by family."""
+    """Validation top-1 per epoch of every run of a profile, one panel per dataset, coloured by family; a run at
+    more frames is drawn dashed."""
+    apply_book_rc()
     names = set(frame[frame["profile"] == profile]["name"]) if not frame.empty else set()
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True, layout="constrained")
     for run in runs:
         exp = run.record.get("experiment") or {}
-        if exp.get("name") not in names:
-            continue
         hist = run.record.get("history") or []
-        if not hist:
+        if exp.get("name") not in names or not hist:
             continue
         ax = axes[DATASETS.index(exp["dataset"])]
-        ax.plot([h["epoch"] for h in hist], [h["val_top1"] for h in hist],
-                color=FAMILY_COLOURS[model_entry(exp["model"]).family], alpha=0.6,
-                linestyle="-" if not exp.get("temporal_pooling") else "--")
+        ax.plot([h["epoch"] for h in hist], [h["val_top1"] for h in hist], alpha=0.6,
+                color=FAMILY_COLOURS[model_entry(exp["model"]).family],
+                linestyle="-" if exp.get("frames") == min(frame["frames"]) else "--")
     for ax, dataset in zip(axes, DATASETS):
         ax.axhline(chance(dataset), color="0.5", linestyle=":", linewidth=1)
-        ax.set_title(dataset, fontsize=10)
-        ax.set_xlabel("epoch")
-        ax.grid(True, alpha=0.3)
-    axes[0].set_ylabel("validation top-1 (%)")
-    axes[1].legend(handles=[Line2D([], [], color=FAMILY_COLOURS[f], label=f) for f in FAMILIES], fontsize=8)
-    fig.suptitle(f"Validation top-1 per epoch, {profile} profile (one line per run)", fontsize=11)
-    fig.tight_layout()
+        ax.set_ylim(0, 102)
+        integer_ticks(ax.xaxis)
+        _labels(ax, dataset, "epoch")
+    axes[1].set_ylabel("")
+    grammar_legend(fig, FAMILIES)
     return fig

@@ -1,4 +1,5 @@
-"""Running a proxy profile: the data, then each params file through the runner, and a record of the time it took.
+"""Running a proxy profile: the data, the pretraining (and its exported weights), then each params file of the grid
+through the runner, and a record of the time it took.
 
 The time record (`<book>/runs/proxy-<profile>-time.json`) is what the chapter quotes for the profile's cost.
 """
@@ -13,9 +14,12 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from actionbook import paths
-from actionbook.runner import run_batch
-from actionbook.studies.proxy.grid import ensure_data
+import torch
+
+from actionbook import paths, runs
+from actionbook.errors import ConfigError
+from actionbook.runner import notebook_path, plan, run_batch
+from actionbook.studies.proxy.grid import ensure_data, pretrained_weights
 from actionbook.studies.proxy.params import profile_files
 
 
@@ -34,17 +38,30 @@ def run_profile(profile: str, runs_dir: str | Path | None = None, keep_checkpoin
     only comparable with the load they were taken under.
     """
     log = log or (lambda message: print(message, flush=True))
-    runs = Path(runs_dir) if runs_dir is not None else paths.runs_dir()
+    folder = Path(runs_dir) if runs_dir is not None else paths.runs_dir()
     load_before = os.getloadavg()
     cpu0, wall0 = _cpu_seconds(), time.perf_counter()
     ensure_data()
     data_s = time.perf_counter() - wall0
-    results = []
-    for path in profile_files(profile):
-        if not path.is_file():
-            raise FileNotFoundError(f"{path} is missing: run `actionbook params`")
-        results += run_batch([path], runs, force=force, ignore_code=ignore_code, log=log)
-        checkpoints = runs / path.stem / "checkpoints"
+    files = profile_files(profile)
+    missing = [str(path) for path in files if not path.is_file()]
+    if missing:
+        raise ConfigError(f"params file(s) missing: {', '.join(missing)}; run `actionbook params`")
+    pretraining, grid = files[0], files[1:]
+    weights = paths.project_root() / pretrained_weights(profile)
+    # the weights are needed only if a grid run will train; a skipped pretraining whose export is gone (a fresh
+    # clone) is then re-run, on this machine's data
+    needed = any(plan(path, folder, notebook_path("train"), force=force, ignore_code=ignore_code)[4] != "skip"
+                 for path in grid)
+    redo = needed and not weights.is_file()
+    results = run_batch([pretraining], folder, force=force or redo, ignore_code=ignore_code, log=log)
+    if needed and results[0].status != "failed":
+        export_weights(folder / pretraining.stem, weights)
+    if results[0].status != "failed" and not keep_checkpoints:
+        shutil.rmtree(folder / pretraining.stem / runs.CHECKPOINT_DIR, ignore_errors=True)
+    for path in grid:
+        results += run_batch([path], folder, force=force, ignore_code=ignore_code, log=log)
+        checkpoints = folder / path.stem / runs.CHECKPOINT_DIR
         if not keep_checkpoints and results[-1].status in ("completed", "skipped") and checkpoints.is_dir():
             shutil.rmtree(checkpoints)
     summary = {
@@ -59,11 +76,28 @@ def run_profile(profile: str, runs_dir: str | Path | None = None, keep_checkpoin
         "cpu_count": os.cpu_count(), "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     if summary["completed"]:  # a pass that only skipped measured nothing: keep the earlier record
-        time_file(profile, runs).write_text(json.dumps(summary, indent=1))
+        time_file(profile, folder).write_text(json.dumps(summary, indent=1))
     log(f"proxy profile {profile}: {summary['runs']} runs ({summary['completed']} completed, {summary['skipped']} "
         f"skipped, {len(summary['failed'])} failed) in {summary['wall_s']:.0f} s wall, {summary['cpu_s']:.0f} "
         f"CPU-s; load average {summary['load_before'][0]:.1f} -> {summary['load_after'][0]:.1f}")
     return summary
+
+
+def export_weights(run_dir: Path, weights: Path) -> Path:
+    """The pretraining run's final weights as a torchvision-layout state dict (what `imagenet_checkpoint` reads),
+    written atomically; the run's record and the file are tied by the file name's params hash."""
+    last = runs.checkpoint_file(run_dir, "last")
+    if not last.is_file():
+        if weights.is_file():
+            return weights
+        raise ConfigError(f"the pretraining run {run_dir.name} has no checkpoint to export ({last}); run it again "
+                          "with --force")
+    state = torch.load(last, map_location="cpu", weights_only=True)["model"]
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    temporary = weights.with_name(weights.name + ".tmp")
+    torch.save({key.removeprefix("module."): value for key, value in state.items()}, temporary)
+    os.replace(temporary, weights)
+    return weights
 
 
 def read_time(profile: str, runs_dir: str | Path | None = None) -> dict | None:

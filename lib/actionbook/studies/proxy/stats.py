@@ -131,6 +131,32 @@ def welch(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
     return diff, t95(df) * math.sqrt(se2)
 
 
+def contrast(groups: Sequence[tuple[float, Sequence[float]]]) -> dict:
+    """A linear combination sum(c * mean(values)) of independent groups' means, with its 95% interval.
+
+    The standard error is sqrt(sum(c^2 s^2 / n)) and the degrees of freedom Welch-Satterthwaite's, so a
+    difference of two groups is Welch's interval, and "the mean of three families minus TSN" or "the gap on one
+    dataset minus the gap on the other" are intervals of the same kind. `n` is the smallest group's size.
+    """
+    estimate, se2, df_den, sizes = 0.0, 0.0, 0.0, []
+    for weight, values in groups:
+        xs = [float(v) for v in values if v is not None and not math.isnan(float(v))]
+        sizes.append(len(xs))
+        if not xs:
+            return {"estimate": math.nan, "low": math.nan, "high": math.nan, "n": 0}
+        mean = sum(xs) / len(xs)
+        estimate += weight * mean
+        if len(xs) > 1:
+            term = weight ** 2 * sum((x - mean) ** 2 for x in xs) / (len(xs) - 1) / len(xs)
+            se2 += term
+            df_den += term ** 2 / (len(xs) - 1)
+    n = min(sizes)
+    if n < 2:
+        return {"estimate": estimate, "low": math.nan, "high": math.nan, "n": n}
+    half = 0.0 if se2 == 0 else t95(se2 ** 2 / df_den) * math.sqrt(se2)
+    return {"estimate": estimate, "low": estimate - half, "high": estimate + half, "n": n}
+
+
 GROUP = ("profile", "dataset", "backbone", "family", "pooling", "frames")
 
 

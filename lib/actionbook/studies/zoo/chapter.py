@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from actionbook.report.markdown import fmt_g, fmt_int, markdown_table, missing
+from actionbook.report.markdown import check, fmt_g, fmt_int, markdown_table, missing
 from actionbook.studies.ibm.published import ibm_rows
 from actionbook.studies.zoo.counts import ibm_zoo, mmaction_zoo
 
@@ -81,3 +81,19 @@ def zoo_summary(ibm: pd.DataFrame, mm: pd.DataFrame) -> dict:
         "mm_flops_checked": int(mm["flops_match"].notna().sum()),
         "mm_flops_match": int((mm["flops_match"] == True).sum()),  # noqa: E712
     }
+
+
+def styled_counts(frame: pd.DataFrame):
+    """A zoo frame as the model-zoo notebook shows it: counts with thousands separators, FLOPs and MACs in G,
+    matches as ✓/✗, blanks as "-" (never NaN or 1.03e+11)."""
+    formats = {}
+    for column in frame.columns:
+        if column.endswith("match"):
+            formats[column] = check
+        elif not pd.api.types.is_numeric_dtype(frame[column]):
+            continue
+        elif "flops" in column or "macs" in column:
+            formats[column] = fmt_g
+        elif "params" in column:
+            formats[column] = fmt_int
+    return frame.style.format(formats, na_rep="-")

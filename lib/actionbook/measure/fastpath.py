@@ -1,0 +1,82 @@
+"""The CPU fast path, decided once for the trainer and the benchmarks: channels_last by model family, fused
+optimiser steps, and a thread policy that does not oversubscribe the cores.
+
+Each choice was measured on the 2-core machines this project runs on (issue 19; `actionbook bench --steps`
+repeats the step measurement): channels_last speeds up the 2D families at 112 px and more (tsn_r50 at 112 px:
+0.88-0.91x a step) but not at the proxy's 32 px (tsn_r18 equal, tam_r18 1.2x slower), and it slows the 3D ones
+(i3d_r50: 1.2x; i3d_r18 at 32 px: 1.4x); fused AdamW/SGD steps are several times cheaper than the per-parameter
+loop PyTorch runs on the CPU by default.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+import torch
+from torch import nn
+
+from actionbook.models import model_entry
+
+# For a process that has not loaded torch yet (a kernel, a torchrun worker): OpenMP threads sleep instead of
+# spinning while they wait (see `apply_thread_policy`).
+PROCESS_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
+# Families whose step is measured faster in channels_last on the CPU (the 2D ResNets fold time into the batch), from
+# this input size up.
+CHANNELS_LAST_FAMILIES = frozenset({"TSN", "TAM", "TSM"})
+CHANNELS_LAST_MIN_SIZE = 112
+
+
+def channels_last_default(model: str, input_size: int) -> bool:
+    """Whether the registered `model` trains channels_last on `input_size` crops when the experiment leaves it to
+    the family."""
+    return model_entry(model).family in CHANNELS_LAST_FAMILIES and input_size >= CHANNELS_LAST_MIN_SIZE
+
+
+def to_channels_last(model: nn.Module) -> nn.Module:
+    """Every 4-dim weight channels_last and every 5-dim one channels_last_3d, in place (a 2D network may hold a
+    Conv3d-shaped weight, TAM's, and a 3D one 2D convolutions)."""
+    for p in model.parameters():
+        if p.dim() in (4, 5):
+            p.data = p.data.contiguous(memory_format=torch.channels_last if p.dim() == 4 else torch.channels_last_3d)
+    return model
+
+
+def fused_supported(params: Iterable[torch.Tensor]) -> bool:
+    """PyTorch's fused AdamW/SGD take floating-point tensors on the CPU or a CUDA device, all on one device."""
+    devices = {(p.device.type, p.dtype.is_floating_point) for p in params}
+    return len(devices) == 1 and next(iter(devices)) in {("cpu", True), ("cuda", True)}
+
+
+def cores() -> int:
+    """The cores this process may run on (its affinity mask, which containers and taskset narrow)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def intra_op_threads(workers: int = 0, processes: int = 1) -> int:
+    """Torch's intra-op threads for one of `processes` training processes sharing the cores, each with `workers`
+    loader processes: its share of the cores less one per worker (at least one). More threads than free cores make
+    every parallel region wait for a descheduled thread."""
+    return max(1, cores() // max(processes, 1) - workers)
+
+
+def loader_workers(requested: int, device: torch.device | str) -> int:
+    """Loader processes on the CPU: at most one per core beyond the first, which the training step keeps busy; on a
+    GPU the request stands (the step does not occupy the host's cores)."""
+    if torch.device(device).type != "cpu":
+        return requested
+    return min(requested, max(cores() - 1, 0))
+
+
+def apply_thread_policy(workers: int = 0, processes: int = 1) -> dict:
+    """Set torch's intra-op threads for this process (`intra_op_threads`) and say what was set, with OpenMP's wait
+    policy: the run record and the speed records keep it. OpenMP threads that spin-wait (the default) while a
+    sibling is descheduled made a proxy step 4-7x slower on a busy 2-core machine; `OMP_WAIT_POLICY=PASSIVE`, which
+    must be in the environment before torch loads, removes that (issue 19)."""
+    threads = intra_op_threads(workers, processes)
+    torch.set_num_threads(threads)
+    return {"intra_op_threads": threads, "cores": cores(), "processes": processes, "loader_workers": workers,
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "unset (spin, then sleep)")}

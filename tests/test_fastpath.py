@@ -1,0 +1,181 @@
+"""The fast path (issue 19) changes nothing that matters: TAM's Conv2d formulation computes the literal Conv3d's
+outputs and gradients and loads its checkpoints, fused optimiser steps equal the loop's, and the trainer's
+choices (channels_last by family, threads against cores, validation every `eval_every` epochs) are recorded and
+resume exactly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from actionbook import runs
+from actionbook.data import SynthConfig, generate
+from actionbook.errors import ConfigError
+from actionbook.experiment import Experiment
+from actionbook.measure import fastpath, steps
+from actionbook.models import build_model
+from actionbook.models.tam import TAM
+from actionbook.train import train, trainer
+from actionbook.train.optim import build_optimizer
+
+
+def _both_formulations(x: torch.Tensor, **options) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """(outputs, input grads, weight grads) of the Conv2d formulation and of the literal Conv3d one."""
+    fast = TAM(x.shape[1], 4, **options)
+    literal = TAM(x.shape[1], 4, **options)
+    literal.load_state_dict(fast.state_dict())
+    literal.formulation = "conv3d"
+    results = []
+    for module in (fast, literal):
+        xi = x.clone().requires_grad_()
+        y = module(xi)
+        (y * torch.linspace(-1, 1, y.numel()).view_as(y)).sum().backward()
+        results.append([y.detach(), xi.grad, module.weight.grad])
+    return results[0], results[1]
+
+
+@pytest.mark.parametrize("options", [{}, {"blending_frames": 4}, {"blending_frames": 5, "blending_method": "max"},
+                                     {"dw_conv": False}], ids=["b3-sum", "b4-even", "b5-max", "full-conv"])
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+def test_tam_conv2d_equals_the_literal_conv3d(options, layout):
+    torch.manual_seed(0)
+    x = torch.randn(8, 6, 5, 7)  # 2 videos x 4 frames
+    if layout == "channels_last":
+        x = x.contiguous(memory_format=torch.channels_last)
+    fast, literal = _both_formulations(x, **options)
+    for a, b in zip(fast, literal):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_tam_keeps_the_conv3d_checkpoint_layout():
+    """A state dict saved with the Conv3d-shaped weight loads as it is, and the counts see a Conv3d."""
+    tam = TAM(6, 4)
+    old = nn.Conv3d(6, 6, kernel_size=(3, 1, 1), groups=6, bias=False)
+    tam.load_state_dict(old.state_dict())
+    assert tam.weight.shape == (6, 1, 3, 1, 1) and isinstance(tam, nn.Conv3d)
+    x = torch.randn(8, 6, 5, 7)
+    video = x.view(2, 4, 6, 5, 7).transpose(1, 2)
+    expected = torch.relu(old(nn.functional.pad(video, (0, 0, 0, 0, 1, 1)))).transpose(1, 2).reshape(8, 6, 5, 7)
+    torch.testing.assert_close(tam(x), expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("optimizer", ["adamw", "sgd"])
+def test_fused_optimizer_steps_equal_the_loop(optimizer):
+    exp = Experiment(model="tsn_r18", optimizer=optimizer, lr=0.05, weight_decay=1e-3, nesterov=True)
+    torch.manual_seed(0)
+    # no bias before a batch norm: its gradient is rounding noise, which Adam scales up to whole steps
+    models = [nn.Sequential(nn.Linear(5, 4), nn.ReLU(), nn.Linear(4, 3)) for _ in range(2)]
+    models[1].load_state_dict(models[0].state_dict())
+    fused = build_optimizer(models[0], exp)
+    assert fused.defaults["fused"]
+    if optimizer == "adamw":  # PyTorch's per-parameter loop: what the trainer ran before
+        loop = torch.optim.AdamW(models[1].parameters(), lr=0.05, weight_decay=1e-3, foreach=False)
+    else:
+        loop = torch.optim.SGD(models[1].parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-3,
+                               foreach=False)
+    x, y = torch.randn(16, 5), torch.randint(3, (16,))
+    for _ in range(4):
+        for model, opt in zip(models, (fused, loop)):
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+    for a, b in zip(models[0].parameters(), models[1].parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_fused_only_where_supported():
+    assert fastpath.fused_supported([torch.zeros(2), torch.zeros(3)])
+    assert not fastpath.fused_supported([torch.zeros(2, dtype=torch.int64)])
+    assert not fastpath.fused_supported([])
+
+
+def test_channels_last_by_family():
+    assert fastpath.channels_last_default("tsn_r18", 224) and fastpath.channels_last_default("tam_r50", 112)
+    assert not fastpath.channels_last_default("tam_r18", 32)  # the proxy's size: measured no faster
+    assert not fastpath.channels_last_default("i3d_r18", 224) and not fastpath.channels_last_default("s3d_r18", 224)
+    model = fastpath.to_channels_last(build_model("tam_r18", num_classes=4, frames=4))
+    weights = {p.dim(): p for p in model.parameters() if p.dim() in (4, 5)}
+    assert weights[4].is_contiguous(memory_format=torch.channels_last)
+    assert weights[5].is_contiguous(memory_format=torch.channels_last_3d)  # TAM's Conv3d-shaped weight
+
+
+def test_threads_leave_a_core_per_worker(monkeypatch):
+    monkeypatch.setattr(fastpath, "cores", lambda: 2)
+    assert fastpath.intra_op_threads(0) == 2 and fastpath.intra_op_threads(1) == 1 and fastpath.intra_op_threads(4) == 1
+    assert fastpath.intra_op_threads(0, processes=2) == 1
+    assert fastpath.loader_workers(4, "cpu") == 1 and fastpath.loader_workers(0, "cpu") == 0
+    assert fastpath.loader_workers(4, "meta") == 4  # not the CPU: the request stands
+    previous = torch.get_num_threads()
+    try:
+        said = fastpath.apply_thread_policy(workers=1)
+        assert said["intra_op_threads"] == torch.get_num_threads() == 1 and said["cores"] == 2
+    finally:
+        torch.set_num_threads(previous)
+
+
+def test_step_benchmark_records_both_paths():
+    previous = torch.get_num_threads()
+    try:
+        (record,) = steps.run_steps(("tam_r18",), iters=1, warmup=0)
+    finally:
+        torch.set_num_threads(previous)
+        torch.set_flush_denormal(False)
+    assert record["paths"]["today"]["tam_formulation"] == "conv3d" and record["paths"]["fast"]["fused_optimizer"]
+    assert not record["paths"]["fast"]["channels_last"] and not record["paths"]["today"]["channels_last"]  # 32 px
+    assert record["speedup"] == pytest.approx(record["paths"]["today"]["time"]["median"]
+                                              / record["paths"]["fast"]["time"]["median"])
+    assert set(record["load"]) == {"loadavg_before", "loadavg_after"} and record["flush_denormal"]
+    with pytest.raises(ConfigError, match="iterations"):
+        steps.run_steps(("tam_r18",), iters=0)
+
+
+# ---- the trainer ------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("data") / "synth-kinetics"
+    generate("synth-kinetics", root, SynthConfig(num_classes=4, train_per_class=4, val_per_class=2, frames=8,
+                                                 width=64, height=48, seed=3))
+    return root
+
+
+def _experiment(root: Path, **overrides) -> Experiment:
+    values = dict(dataset="synth-kinetics", data_root=str(root), model="tsn_r18", frames=4, input_size=32,
+                  batch_size=4, epochs=3, iters_per_epoch=2, optimizer="adamw", lr=1e-3, workers=0, device="cpu",
+                  log_every=1, seed=1, eval_every=2)
+    return Experiment.from_dict({**values, **overrides})
+
+
+def test_eval_every_validates_at_its_epochs_and_the_last_and_resumes_exactly(data_root, tmp_path, monkeypatch):
+    reference = train(_experiment(data_root), tmp_path / "reference", progress=False)
+    assert [e["val_top1"] is not None for e in reference["history"]] == [False, True, True]
+    assert reference["engine"]["channels_last"] is False and reference["engine"]["fused_optimizer"]
+    assert reference["engine"]["threads"]["intra_op_threads"] >= 1
+    # killed in the third epoch: the second epoch's checkpoint is where it resumes (the first has none)
+    original, calls = trainer.Trainer._train_epoch, {"n": 0}
+
+    def dies_in_epoch_3(self, epoch, *args):
+        calls["n"] += 1
+        if epoch == 2:
+            raise KeyboardInterrupt("killed")
+        return original(self, epoch, *args)
+
+    monkeypatch.setattr(trainer.Trainer, "_train_epoch", dies_in_epoch_3)
+    run_dir = tmp_path / "resumed"
+    with pytest.raises(KeyboardInterrupt):
+        train(_experiment(data_root), run_dir, progress=False)
+    monkeypatch.setattr(trainer.Trainer, "_train_epoch", original)
+    assert torch.load(runs.checkpoint_file(run_dir, "last"), weights_only=True)["epoch"] == 2
+    resumed = train(_experiment(data_root), run_dir, progress=False)
+    volatile = ("mean_iter_s", "mean_data_s")
+    strip = [{k: v for k, v in e.items() if k not in volatile} for e in reference["history"]]
+    assert [{k: v for k, v in e.items() if k not in volatile} for e in resumed["history"]] == strip
+    assert resumed["metrics"] == reference["metrics"]
+
+
+def test_eval_every_must_be_positive(data_root):
+    with pytest.raises(ConfigError, match="eval_every must be at least 1"):
+        _experiment(data_root, eval_every=0)
