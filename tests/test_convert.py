@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from actionbook.cli import main
-from actionbook.convert import ORIGIN, convert_checkpoint, load_converted
+from actionbook.convert import ORIGIN, convert_checkpoint, load_converted, model_for_converted
 from actionbook.convert.convert import map_keys
 from actionbook.convert.ibm import merge_tam_taps
 from actionbook.data import SynthConfig, generate
@@ -160,6 +160,20 @@ def test_a_class_count_mismatch_is_refused_unless_the_classifier_is_replaced(tmp
     report = convert_checkpoint(path, "ibm", "tsn_r18", num_classes=5, replace_classifier=True).report
     assert report.classifier_replaced and "classifier replaced" in report.summary()
     assert {key for key, _ in report.initialised} == {"fc.weight", "fc.bias"}
+
+
+def test_the_classifier_is_matched_to_the_datas_classes_by_name(tmp_path):
+    names = [f"class {i}" for i in range(7)]
+    state = convert_checkpoint(_ibm_file(tmp_path), "ibm", "tsn_r18", class_names=names).checkpoint
+    data_order = names[::-1]  # the dataset lists the same classes in another order
+    model, note = model_for_converted(state, data_order)
+    assert torch.equal(model.state_dict()["fc.weight"], state["model"]["fc.weight"].flip(0))
+    assert note == "classifier rows matched to the data's classes by name (6 of 7 reordered)"
+    with pytest.raises(ConfigError, match=r"1 classes of the data are not among the checkpoint's class names "
+                                          r"\(walking\)"):
+        model_for_converted(state, names[:-1] + ["walking"])
+    with pytest.raises(ConfigError, match="3 class names for a classifier of 7 classes"):
+        convert_checkpoint(_ibm_file(tmp_path), "ibm", "tsn_r18", class_names=names[:3])
 
 
 def test_a_converted_checkpoint_evaluates_end_to_end_and_keeps_every_prediction(tmp_path, capsys):

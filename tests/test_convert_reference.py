@@ -7,6 +7,8 @@ slow run where it is installed. The IBM code is not a package: tests/data/ibm_la
 """
 
 import importlib.util
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -96,7 +98,12 @@ def test_pytorchvideo_slowfast_converts_exactly_to_the_pyslowfast_variant(tmp_pa
 
 # ---- MMAction2 (side install): 1.x and 0.x layouts of the benchmark networks --------------------------------------
 
+SIDE_INSTALL = Path(__file__).resolve().parents[1] / ".venv" / "extras" / "mmaction2"  # actionbook bench --help
+
+
 def _mmaction_available() -> bool:
+    if SIDE_INSTALL.is_dir() and str(SIDE_INSTALL) not in sys.path:
+        sys.path.append(str(SIDE_INSTALL))
     try:
         from actionbook.studies.mmaction import peers
 

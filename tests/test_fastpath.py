@@ -179,3 +179,17 @@ def test_eval_every_validates_at_its_epochs_and_the_last_and_resumes_exactly(dat
 def test_eval_every_must_be_positive(data_root):
     with pytest.raises(ConfigError, match="eval_every must be at least 1"):
         _experiment(data_root, eval_every=0)
+
+
+def test_live_view_draws_only_the_end_when_nobody_watches(tmp_path, monkeypatch):
+    from actionbook.live import LiveView  # the notebook floor: IPython and matplotlib, only for this test
+
+    monkeypatch.setenv("ACTIONBOOK_UNATTENDED", "1")  # what `actionbook run` gives its kernels
+    view = LiveView(tmp_path, total_iters=2)
+    drawn = []
+    monkeypatch.setattr(view, "refresh", lambda final=False: drawn.append(final))
+    with view:
+        pass
+    assert not view.watched and view._thread.ident is None and drawn == [True]  # never started, drawn once
+    monkeypatch.delenv("ACTIONBOOK_UNATTENDED")
+    assert LiveView(tmp_path, total_iters=2).watched

@@ -259,7 +259,7 @@ def test_paper_reference_picks_one_row_per_family_and_section():
 
 def test_plan_lists_every_experiment_of_a_profile(study):
     plan = chapter.plan_table(study, "default")
-    assert len(plan) == len(grid.PROFILES["default"]) + 1  # and the pretraining
+    assert len(plan) == len(grid.PROFILES["default"])  # the grid; the pretraining has its own table
     assert set(plan["Status"]) <= {"completed", "not yet run", "failed", "completed (other data!)"}
 
 
@@ -312,3 +312,24 @@ def test_findings_command_prints_json(tmp_path, capsys):
     assert low < 60.0 < high
     # the headline needs I3D and S3D too: with none of their runs, it is not measured
     assert items[0]["verdict"] == "not measured" and items[0]["interval"] == [None, None]
+
+
+def test_ibm_rows_link_the_proxy_family_result_not_one_seed(tmp_path):
+    """An IBM row of a family the proxy ran shows the family's mean and interval over seeds, as a different
+    experiment, never one seed's accuracy in the reproduced column."""
+    import json
+
+    from actionbook.report.catalog import load_runs
+    from actionbook.studies.ibm import chapter as ibm_chapter
+    from actionbook.studies.ibm.rows import SSV2
+
+    for seed, top1 in enumerate((80.0, 84.0, 82.0)):
+        run = make_record("synth-something", "tam_r18", seed, top1)
+        (tmp_path / run.name).mkdir()
+        (tmp_path / run.name / "record.json").write_text(json.dumps(run.record))
+    status = ibm_chapter.ibm_status(load_runs(tmp_path))
+    tam = status[(status["section"] == SSV2) & (status["model"] == "tam_r50")]
+    assert set(tam["status"]) == {"proxy only"} and tam["reproduced_top1"].isna().all()
+    md = ibm_chapter.ibm_section_markdown(status, SSV2)
+    assert "TAM-ResNet-18 on synth-something, 8 frames, 82.0 ± 5.0% over 3 seeds" in md
+    assert "proxy-default-something-tam_r18-f8-s0" not in md

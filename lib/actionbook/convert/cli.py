@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import yaml
 
@@ -23,9 +24,15 @@ def parse_options(items: list[str] | None) -> dict:
 
 
 def cmd_convert(args) -> int:
+    names = None
+    if args.class_names:
+        try:
+            names = [line.strip() for line in Path(args.class_names).read_text().splitlines() if line.strip()]
+        except OSError as err:
+            raise ConfigError(f"cannot read the class names {args.class_names!r}: {err.strerror}") from None
     converted = convert_checkpoint(args.src, args.source, args.model, frames=args.frames,
                                    num_classes=args.num_classes, replace_classifier=args.replace_classifier,
-                                   **parse_options(args.option))
+                                   class_names=names, **parse_options(args.option))
     out = save_converted(converted, args.out)
     if args.json:
         print(json.dumps(converted.report.to_dict(), indent=1))
@@ -49,6 +56,9 @@ def add_parser(sub) -> None:
     parser.add_argument("--num-classes", type=int, default=None, help="classifier size (default: the checkpoint's)")
     parser.add_argument("--replace-classifier", action="store_true",
                         help="allow --num-classes to differ from the checkpoint's: a new, untrained classifier")
+    parser.add_argument("--class-names", default=None, metavar="FILE",
+                        help="the classifier's class names, one a line in its order (the source's label map): an "
+                             "evaluation then matches them to the dataset's classes by name")
     parser.add_argument("--option", action="append", metavar="KEY=VALUE",
                         help="a model option the checkpoint was trained with, e.g. temporal_pooling=max (repeatable)")
     parser.add_argument("--json", action="store_true", help="print the load report as JSON")

@@ -72,10 +72,11 @@ def map_keys(source: str, state: dict, target: dict) -> tuple[dict[str, str], li
 
 def convert_checkpoint(path: str | Path, source: str, model_name: str, frames: int | None = None,
                        num_classes: int | None = None, replace_classifier: bool = False,
-                       **model_options) -> ConvertedCheckpoint:
+                       class_names: list[str] | None = None, **model_options) -> ConvertedCheckpoint:
     """Map every tensor of the released file at `path` onto `model_name`, or fail in one line saying what does not
     fit. num_classes: the classifier's size (default: the checkpoint's); another size than the checkpoint's needs
-    `replace_classifier` (the new classifier keeps its initialisation)."""
+    `replace_classifier` (the new classifier keeps its initialisation). class_names: the classifier's classes in
+    its order (the source's label map), so that an evaluation can match them to the dataset's order."""
     path = Path(path)
     src = find_source(source)
     model_entry(model_name)  # an unknown model is one line before the file is read
@@ -102,6 +103,9 @@ def convert_checkpoint(path: str | Path, source: str, model_name: str, frames: i
         raise ConfigError(f"{path.name} has {source_classes} classes, {num_classes} were asked for: pass "
                           "--replace-classifier to start a new classifier (fine-tuning), or leave --num-classes out")
     report.source_classes, report.num_classes = source_classes, num_classes
+    if class_names is not None and (len(class_names) != num_classes or replace_classifier):
+        raise ConfigError(f"{len(class_names)} class names for a classifier of {num_classes} classes"
+                          + (" that is replaced" if replace_classifier else "") + ": give the released label map")
     model = build_model(model_name, num_classes=num_classes, frames=frames, **model_options)
     target = model.state_dict()
 
@@ -139,7 +143,7 @@ def convert_checkpoint(path: str | Path, source: str, model_name: str, frames: i
                           f"{'; '.join(problems)}; check --model and --from")
     model.load_state_dict({**target, **new})
     checkpoint = {"format": FORMAT, "model": model.state_dict(), "model_name": model_name, "num_classes": num_classes,
-                  "frames": frames, "model_options": dict(model_options),
+                  "frames": frames, "model_options": dict(model_options), "class_names": class_names,
                   "source": {"codebase": source, "file": path.name, "sha256": report.sha256, "layout": layout},
                   "report": report.to_dict()}
     return ConvertedCheckpoint(checkpoint, report)
@@ -167,18 +171,34 @@ def load_converted(path: str | Path) -> dict:
     return state
 
 
-def model_for_converted(state: dict, num_classes: int) -> tuple[nn.Module, str | None]:
-    """The converted network for data of `num_classes` classes, and a note when its classifier had to be replaced
-    (it then keeps its initialisation: the accuracy then measures nothing of the released classifier)."""
+def model_for_converted(state: dict, class_names: list[str]) -> tuple[nn.Module, str]:
+    """The converted network for data of these classes (in the data's order), and a note on its classifier: its
+    rows reordered to the data's class order (by the names the file carries), kept in the file's order (no names:
+    assumed to be the data's), or replaced when the class count differs (the new one untrained: the accuracy then
+    measures nothing of the released classifier)."""
+    num_classes = len(class_names)
     model = build_model(state["model_name"], num_classes=num_classes, frames=state["frames"],
                         **state.get("model_options", {}))
     weights = dict(state["model"])
-    note = None
+    released = state.get("class_names")
     if num_classes != state["num_classes"]:
         for key in classifier_keys(model):
             weights[key] = model.state_dict()[key]
         note = (f"classifier replaced: the checkpoint has {state['num_classes']} classes, the data {num_classes}; "
                 "the new classifier is untrained")
+    elif released is None:
+        note = ("the checkpoint's class order is assumed to be the data's (convert with --class-names, the "
+                "source's label map, to have it checked)")
+    else:
+        missing = [name for name in class_names if name not in released]
+        if missing:
+            raise ConfigError(f"{len(missing)} classes of the data are not among the checkpoint's class names "
+                              f"({', '.join(missing[:3])}): is it the dataset the weights were trained on?")
+        order = torch.tensor([released.index(name) for name in class_names])
+        for key in classifier_keys(model):
+            weights[key] = weights[key][order]
+        moved = int((order != torch.arange(num_classes)).sum())
+        note = f"classifier rows matched to the data's classes by name ({moved} of {num_classes} reordered)"
     model.load_state_dict(weights)
     return model, note
 

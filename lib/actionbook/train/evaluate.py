@@ -206,7 +206,8 @@ def evaluate_run(run_dir: str | Path, views=((1, 1),), checkpoint: str = "best",
     views = check_views(views)
     exp, state, ckpt = load_run(run_dir, checkpoint, data_root=data_root, device=device)
 
-    def make_model(num_classes: int) -> nn.Module:
+    def make_model(class_names: list[str]) -> nn.Module:
+        num_classes = len(class_names)
         trained = state.get("num_classes", num_classes)  # (a synthetic set may be of another size)
         if trained != num_classes:
             raise ConfigError(f"{ckpt} was trained on {trained} classes, the data at {exp.data_root} have "
@@ -234,19 +235,20 @@ def evaluate_released(checkpoint: str | Path, dataset: str, out_dir: str | Path 
     chosen = {"sampling": sampling, "frame_interval": frame_interval, "input_size": input_size,
               "scale_size": scale_size}
     settings = {k: v if v is not None else protocol[k] for k, v in chosen.items()}
-    settings["frame_interval"] = settings["frame_interval"] or 1
+    if settings["frame_interval"] is None:
+        raise ConfigError(f"the {source} test protocol samples frames at its config's interval: give it "
+                          "(--frame-interval, e.g. 2 for a 32x2x1 config, 8 for 8x8x1)")
     exp = Experiment.from_dict({"name": f"{state['model_name']} released ({source})", "model": state["model_name"],
                                 "dataset": dataset, "data_root": data_root, "frames": state["frames"],
-                                **state.get("model_options", {}), **settings, "augment": "none", "flip": False,
+                                **state.get("model_options", {}), **settings, "augment": "none",
                                 "batch_size": batch_size, "workers": workers, "device": device})
     views = check_views(views or protocol["views"])
     out_dir = Path(out_dir) if out_dir else Path(checkpoint).with_name(Path(checkpoint).stem + "-eval")
     notes = []
 
-    def make_model(num_classes: int) -> nn.Module:
-        model, note = convert.model_for_converted(state, num_classes)
-        if note:
-            notes.append(note)
+    def make_model(class_names: list[str]) -> nn.Module:
+        model, note = convert.model_for_converted(state, class_names)
+        notes.append(note)
         return model
 
     origin = {**convert.record_source(state), "protocol_basis": protocol["basis"],
@@ -267,7 +269,7 @@ def evaluate_released(checkpoint: str | Path, dataset: str, out_dir: str | Path 
 def _evaluate_views(exp: Experiment, make_model, views, run_dir: str | Path | None, extra: dict,
                     batch_size: int | None, limit: int | None, workers: int | None, progress: bool,
                     normalisation: tuple | None = None) -> list[dict]:
-    """`exp`'s validation split under each view with the model `make_model(num_classes)` builds, its input
+    """`exp`'s validation split under each view with the model `make_model(class_names)` builds, its input
     normalised with `normalisation` (mean, std) or the model's registered constants; each result (with its
     predictions) is written as `views-<K>x<C>` into `run_dir` unless that is None."""
     ctx = setup(exp.device)
@@ -289,7 +291,7 @@ def _evaluate_views(exp: Experiment, make_model, views, run_dir: str | Path | No
                                      augment="none", flip=exp.flip, seed=exp.seed)
         num_classes = dataset.num_classes
         if model is None:
-            model = make_model(num_classes).to(ctx.device).eval()
+            model = make_model(dataset.class_names).to(ctx.device).eval()
         if limit:
             dataset = torch.utils.data.Subset(dataset, range(min(limit, len(dataset))))
         loader = torch.utils.data.DataLoader(

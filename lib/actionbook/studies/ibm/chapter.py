@@ -16,6 +16,8 @@ from actionbook.report.accuracy import epoch_accuracy
 from actionbook.report.catalog import Run, load_runs
 from actionbook.report.markdown import badge, markdown_table, missing
 from actionbook.studies.ibm.rows import REAL_DATASETS, SECTION_SHORT, SECTIONS, SYNTHETIC_TWIN, published_ibm
+from actionbook.studies.proxy.grid import MODELS as PROXY_MODELS
+from actionbook.studies.proxy.stats import proxy_frame, summarize
 
 # A row's statuses, in the order the summary lists them, with the colour of each one's badge.
 STATUS_BADGE = {"reproduced": "success", "partial run": "warning", "proxy only": "info", "not yet run": "muted"}
@@ -49,6 +51,23 @@ def runs_for_row(row: dict, runs: Iterable[Run]) -> tuple[list[Run], list[Run]]:
     return real, proxy
 
 
+def proxy_family_result(row: dict, summary: pd.DataFrame) -> str | None:
+    """The proxy study's result for the row's family on the row's synthetic twin (the default profile, no temporal
+    pooling, the frame count nearest the row's): mean top-1 with its 95% interval over seeds, linked to the
+    chapter. One seed's run is not a result; the family's spread over seeds is."""
+    family = model_entry(row["model"]).family
+    sub = summary[(summary["dataset"] == SYNTHETIC_TWIN[row["section"]]) & (summary["family"] == family)
+                  & (summary["profile"] == "default") & (summary["pooling"] == "none")]
+    if sub.empty:
+        return None
+    r = sub.loc[(sub["frames"] - row["frames"]).abs().idxmin()]
+    interval = "" if pd.isna(r["ci95"]) else f" ± {r['ci95']:.1f}"
+    backbone = model_entry(PROXY_MODELS[r["backbone"]][family]).backbone_label
+    return (f"a different experiment (proxy, synthetic): {family}-{backbone} on {r['dataset']}, "
+            f"{int(r['frames'])} frames, {r['mean']:.1f}{interval}% over {int(r['n'])} seeds "
+            "({doc}`the proxy study </book/proxy>`)")
+
+
 def full_recipe(run: Run, row: dict) -> list[str]:
     """How a run on the real dataset departs from the row's recipe (empty: it followed it to the end)."""
     exp, gaps = run.experiment, []
@@ -77,10 +96,12 @@ def _best(runs: list[Run], row: dict) -> Run:
 def ibm_status(runs: Iterable[Run] | None = None) -> pd.DataFrame:
     """One line per published row: published numbers, the reproduced ones (if any), the status and its run."""
     runs = list(load_runs() if runs is None else runs)
+    summary = summarize(proxy_frame(runs))
     out = []
     for row in published_ibm().to_dict("records"):
         real, proxy = runs_for_row(row, runs)
         line = {**row, "status": "not yet run", "run": None, "proxy_run": proxy[0] if proxy else None,
+                "proxy_result": proxy_family_result(row, summary) if proxy else None,
                 "reproduced_top1": None, "reproduced_top5": None, "final_top1": None, "protocol": "",
                 "hardware": "", "gaps": ""}
         if real:
@@ -117,7 +138,9 @@ def ibm_section_markdown(status: pd.DataFrame, section: str) -> str:
             source = run.link("notebook") + f" ({r['hardware']})"
             if r["gaps"]:
                 source += f"; {r['gaps']}"
-        elif proxy is not None:
+        elif not missing(r["proxy_result"]):
+            source = r["proxy_result"]
+        elif proxy is not None:  # a single run outside the proxy study's grid
             source = ("a different experiment (proxy, synthetic): " + proxy.link(f"{proxy.name}")
                       + f" ({proxy.dataset}, {proxy.frames} frames)")
         else:
@@ -146,4 +169,4 @@ def _reproduced_cell(r: dict) -> str:
 def reproduced_points(status: pd.DataFrame) -> pd.DataFrame:
     """The rows with a number from a run on the real dataset (for the plots), with their status."""
     sub = status[status["reproduced_top1"].notna()].copy()
-    return sub.drop(columns=["run", "proxy_run"])
+    return sub.drop(columns=["run", "proxy_run", "proxy_result"])

@@ -10,7 +10,15 @@ import pandas as pd
 
 from actionbook.studies.ibm.rows import SECTION_SHORT
 from actionbook.studies.proxy.findings import SECTION, Finding, paper_reference, seeds_needed
-from actionbook.studies.proxy.grid import DATASETS, FAMILIES, PROFILES, profile_experiments
+from actionbook.studies.proxy.grid import (
+    DATASETS,
+    FAMILIES,
+    PRETRAIN_DATA,
+    PROFILES,
+    pretrain_name,
+    pretrained_weights,
+    profile_experiments,
+)
 from actionbook.studies.proxy.run import read_time
 from actionbook.studies.proxy.stats import summarize, usable
 
@@ -67,7 +75,7 @@ def plan_table(frame: pd.DataFrame, profile: str) -> pd.DataFrame:
     """Each experiment of a profile and the state of its run (not yet run, completed, failed, wrong data)."""
     by_name = {r["name"]: r for r in frame.to_dict("records")} if not frame.empty else {}
     rows = []
-    for exp in profile_experiments(profile, validate=False):
+    for exp in profile_experiments(profile, validate=False)[1:]:  # the grid, after its pretraining
         run = by_name.get(exp["name"])
         state = "not yet run" if run is None else run["status"] + ("" if run["data_ok"] else " (other data!)")
         rows.append({"Run": run["link"] if run else f"`{exp['name']}`", "Dataset": exp["dataset"],
@@ -78,11 +86,33 @@ def plan_table(frame: pd.DataFrame, profile: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def pretraining_table(runs, profile: str = "default") -> pd.DataFrame:
+    """The profile's pretraining run (the ImageNet stand-in): its status, accuracy on synth-images' validation
+    images against chance, its training time and the hash of the weights it exported, linked to its notebook."""
+    name = pretrain_name(profile)
+    run = next((r for r in runs if r.name == name), None)
+    classes = PRETRAIN_DATA.num_classes
+    if run is None:
+        return pd.DataFrame([{"Run": f"`{name}`", "Status": "not yet run"}])
+    val = (run.record.get("metrics") or {}).get("val") or {}
+    timings = run.record.get("timings") or {}
+    exp = run.record.get("experiment") or {}
+    return pd.DataFrame([{
+        "Run": run.link(name), "Status": run.record.get("status", "unknown"),
+        "Images (train / val)": f"{classes * PRETRAIN_DATA.train_per_class:,} / "
+                                f"{classes * PRETRAIN_DATA.val_per_class:,}",
+        "Classes": classes, "Epochs": exp.get("epochs"),
+        "Val top-1 (%)": "-" if val.get("top1") is None else f"{val['top1']:.1f} (chance {100 / classes:.1f})",
+        "Training time": "-" if timings.get("train_s") is None else f"{timings['train_s'] / 60:.1f} min",
+        "Weights file": f"`{Path(pretrained_weights(profile)).name}`",
+    }])
+
+
 def profile_status(frame: pd.DataFrame) -> pd.DataFrame:
     """Each profile: its runs, how many completed on the right data, what it is, where its params files are."""
     rows = []
     for name, spec in PROFILES.items():
-        names = {e["name"] for e in profile_experiments(name, validate=False)}
+        names = {e["name"] for e in profile_experiments(name, validate=False)[1:]}  # the grid
         sub = frame[frame["name"].isin(names)] if not frame.empty else frame
         done = int((usable(sub)["name"].isin(names)).sum()) if not sub.empty else 0
         rows.append({"Profile": name, "Runs": len(names), "Completed": done, "What": spec.description,

@@ -35,6 +35,9 @@ def add_parser(subparsers) -> None:
     run.add_argument("--keep-checkpoints", action="store_true")
     run.add_argument("--force", action="store_true")
     run.add_argument("--ignore-code", action="store_true", help="skip complete runs even if the code changed")
+    run.add_argument("--in-process", choices=["notebook", "record", "kernel"], default="notebook",
+                     help="notebook (default): train in this process, then execute each run's notebook to show it; "
+                          "record: no notebooks; kernel: train inside each run's notebook kernel")
     run.set_defaults(func=_run)
 
     files = commands.add_parser("files", help="print a profile's params files, one a line (for the runner)")
@@ -66,7 +69,8 @@ def _data(args) -> int:
 
 
 def _run(args) -> int:
-    summary = run_profile(args.profile, args.runs_dir, args.keep_checkpoints, args.force, args.ignore_code)
+    summary = run_profile(args.profile, args.runs_dir, args.keep_checkpoints, args.force, args.ignore_code,
+                          in_process=None if args.in_process == "kernel" else args.in_process)
     return 1 if summary["failed"] else 0
 
 

@@ -72,7 +72,7 @@ def chance(dataset: str) -> float:
 # S3D inflate them).
 PRETRAIN_RECIPE: dict[str, Any] = {
     "model": "tsn_r18", "frames": 1, "input_size": 32, "scale_size": None, "augment": "none", "flip": True,
-    "sampling": "uniform", "batch_size": 32, "optimizer": "adamw", "lr": 2e-3, "lr_scheduler": "cosine",
+    "sampling": "uniform", "batch_size": 32, "optimizer": "adamw", "lr": 1e-3, "lr_scheduler": "cosine",
     "warmup_epochs": 0.0, "weight_decay": 5e-4, "dropout": 0.0, "pretrained": "none", "test_clips": 1,
     "test_crops": 1, "device": "auto", "workers": 0, "log_every": 25, "seed": 0,
 }

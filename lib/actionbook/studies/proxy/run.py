@@ -28,14 +28,15 @@ def time_file(profile: str, runs_dir: str | Path | None = None) -> Path:
 
 
 def run_profile(profile: str, runs_dir: str | Path | None = None, keep_checkpoints: bool = False,
-                force: bool = False, ignore_code: bool = False, log=None) -> dict:
+                force: bool = False, ignore_code: bool = False, log=None, in_process: str | None = "notebook") -> dict:
     """Run a profile through the runner (one params file at a time) and record how long it took.
 
     The data are generated first (they are part of the profile's cost). Checkpoints of finished runs are removed
     unless `keep_checkpoints` (a ResNet-18 run leaves about 180 MB; the record and executed notebook stay).
-    The time record holds wall-clock seconds, the CPU seconds of this process and its children (the notebook
-    kernels, the data-loading workers) and the load average before and after: timings on a shared machine are
-    only comparable with the load they were taken under.
+    `in_process` is the runner's (default "notebook": each run trains in this process, then its notebook is
+    executed to show it; None: a kernel per run trains it). The time record holds wall-clock seconds, the CPU
+    seconds of this process and its children and the load average before and after: timings on a shared machine
+    are only comparable with the load they were taken under.
     """
     log = log or (lambda message: print(message, flush=True))
     folder = Path(runs_dir) if runs_dir is not None else paths.runs_dir()
@@ -54,13 +55,14 @@ def run_profile(profile: str, runs_dir: str | Path | None = None, keep_checkpoin
     needed = any(plan(path, folder, notebook_path("train"), force=force, ignore_code=ignore_code)[4] != "skip"
                  for path in grid)
     redo = needed and not weights.is_file()
-    results = run_batch([pretraining], folder, force=force or redo, ignore_code=ignore_code, log=log)
+    results = run_batch([pretraining], folder, force=force or redo, ignore_code=ignore_code, log=log,
+                        in_process=in_process)
     if needed and results[0].status != "failed":
         export_weights(folder / pretraining.stem, weights)
     if results[0].status != "failed" and not keep_checkpoints:
         shutil.rmtree(folder / pretraining.stem / runs.CHECKPOINT_DIR, ignore_errors=True)
     for path in grid:
-        results += run_batch([path], folder, force=force, ignore_code=ignore_code, log=log)
+        results += run_batch([path], folder, force=force, ignore_code=ignore_code, log=log, in_process=in_process)
         checkpoints = folder / path.stem / runs.CHECKPOINT_DIR
         if not keep_checkpoints and results[-1].status in ("completed", "skipped") and checkpoints.is_dir():
             shutil.rmtree(checkpoints)
@@ -73,7 +75,8 @@ def run_profile(profile: str, runs_dir: str | Path | None = None, keep_checkpoin
         "cpu_s": round(_cpu_seconds() - cpu0, 1),
         "run_s": {r.name: r.seconds for r in results},
         "load_before": [round(x, 2) for x in load_before], "load_after": [round(x, 2) for x in os.getloadavg()],
-        "cpu_count": os.cpu_count(), "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "cpu_count": os.cpu_count(), "in_process": in_process,
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     if summary["completed"]:  # a pass that only skipped measured nothing: keep the earlier record
         time_file(profile, folder).write_text(json.dumps(summary, indent=1))

@@ -35,7 +35,8 @@ def proxy_frame(runs: Iterable | None = None) -> pd.DataFrame:
     for run in runs:
         exp = run.record.get("experiment") or {}
         name = exp.get("name") or run.name
-        if not str(name).startswith("proxy-") or exp.get("model") not in GRID_MODELS:
+        if not str(name).startswith("proxy-") or exp.get("model") not in GRID_MODELS \
+                or exp.get("dataset") not in PROXY_DATA:  # (the pretraining's images are not a video set)
             continue
         entry = model_entry(exp["model"])
         metrics = (run.record.get("metrics") or {}).get("val") or {}
