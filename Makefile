@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# OpenMP threads sleep instead of spinning while they wait (for every command below, before torch loads): spinning
+# threads made a training step 10x slower whenever another process was busy (issue 19, measure/fastpath.py).
+export OMP_WAIT_POLICY ?= PASSIVE
 
 .PHONY: setup test test-slow gpu-check book book-html book-check lab clean
 

@@ -8,7 +8,7 @@ import torch
 
 from actionbook.data import SynthConfig, generate
 from actionbook.errors import ConfigError
-from actionbook.experiment import Experiment
+from actionbook.experiment import Experiment, changed_fields
 from actionbook.train import train
 from actionbook.train.distributed import DistContext, ShardedBatchSampler
 
@@ -70,3 +70,10 @@ def test_a_batch_that_does_not_split_is_a_one_line_error():
     with pytest.raises(ConfigError, match="batch_size 12 .* nnodes=1 x nproc=2 .* accumulate_steps=4"):
         Experiment.from_dict(dict(model="tsn_r18", dataset="synth-kinetics", batch_size=12, nproc=2,
                                   accumulate_steps=4))
+
+
+def test_a_run_recorded_before_accumulation_existed_is_the_same_run_at_k1():
+    exp = Experiment.from_dict(dict(model="tsn_r18", dataset="synth-kinetics", batch_size=8))
+    older = {k: v for k, v in exp.to_dict().items() if k not in ("accumulate_steps", "nnodes")}
+    assert changed_fields(older, exp.to_dict()) == []
+    assert changed_fields(older, exp.replace(accumulate_steps=2).to_dict()) == ["accumulate_steps"]

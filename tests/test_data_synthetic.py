@@ -61,6 +61,25 @@ def test_same_seed_same_fingerprint_and_files(tmp_path, name):
     assert all((tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes() for f in files)
 
 
+def test_synth_images_are_one_frame_folders_in_the_ibm_list_layout(tmp_path):
+    """The proxy's ImageNet stand-in: still images of object kinds, read by the ordinary video pipeline as
+    one-frame clips; the same seed writes the same bytes, with any worker count."""
+    config = SynthConfig(num_classes=5, train_per_class=3, val_per_class=1, frames=1, width=64, height=48)
+    generate("synth-images", tmp_path / "a", config)
+    generate("synth-images", tmp_path / "b", config, workers=2)
+    lines = (tmp_path / "a" / "train.txt").read_text().splitlines()
+    assert len(lines) == 15 and lines[0] == "images/00/train-00000 1 1 0"
+    files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*.jpg"))
+    assert len(files) == 20
+    assert all((tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes() for f in files)
+    train = build_dataset("synth-images", root=tmp_path / "a", frames=1, input_size=32)
+    clip, label = train[0][:2]
+    assert tuple(clip.shape) == (3, 1, 32, 32)  # C, T, H, W: a clip of one frame
+    assert sorted({train[i][1] for i in range(len(train))}) == [0, 1, 2, 3, 4]
+    with pytest.raises(ConfigError, match="frames 2 must be 1"):
+        generate("synth-images", tmp_path / "c", replace(config, frames=2))
+
+
 def test_ensure_dataset_generates_defaults_once_in_the_data_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("ACTIONBOOK_DATA", str(tmp_path))
     spec = synthetic_module.SYNTHETIC["synth-kinetics"]

@@ -48,17 +48,21 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _node(params: str, run_dir: Path, *launch: str) -> subprocess.Popen:
-    """One node's `actionbook train` (it starts torchrun, which starts the node's processes)."""
+def _node(params: str, run_dir: Path, *launch: str, core: int | None = None) -> subprocess.Popen:
+    """One node's `actionbook train` (it starts torchrun, which starts the node's processes); `core`: the node's
+    only core, as a node of a one-core machine (the trainer sizes its threads by the cores it may use)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    pin = None if core is None else (lambda: os.sched_setaffinity(0, {core}))
     return subprocess.Popen([sys.executable, "-m", "actionbook.cli", "train", params, "--run-dir", str(run_dir),
-                             "--quiet", *launch], env=env, start_new_session=True)
+                             "--quiet", *launch], env=env, start_new_session=True, preexec_fn=pin)
 
 
 def _two_nodes(params: str, run_dir: Path, *extra: str) -> list[subprocess.Popen]:
-    endpoint = f"127.0.0.1:{_free_port()}"
+    """Two one-core nodes over the loopback: with one process each they compute what one node's two processes
+    compute on two cores (one thread each)."""
+    endpoint, cores = f"127.0.0.1:{_free_port()}", sorted(os.sched_getaffinity(0))
     return [_node(params, run_dir, "--nnodes", "2", "--nproc-per-node", "1", "--rdzv-endpoint", endpoint,
-                  "--rdzv-id", run_dir.name, *extra) for _ in range(2)]
+                  "--rdzv-id", run_dir.name, *extra, core=cores[i % len(cores)]) for i in range(2)]
 
 
 def _weights(run_dir: Path) -> dict:

@@ -333,3 +333,41 @@ def test_ibm_rows_link_the_proxy_family_result_not_one_seed(tmp_path):
     md = ibm_chapter.ibm_section_markdown(status, SSV2)
     assert "TAM-ResNet-18 on synth-something, 8 frames, 82.0 ± 5.0% over 3 seeds" in md
     assert "proxy-default-something-tam_r18-f8-s0" not in md
+
+
+@pytest.mark.parametrize("model, inflated, kept", [("tsn_r18", 0, 2), ("tam_r18", 0, 10), ("i3d_r18", 20, 2),
+                                                   ("s3d_r18", 20, 98)])
+def test_every_family_starts_from_the_exported_pretraining(tmp_path, model, inflated, kept):
+    """The pretraining run's last checkpoint (a one-segment TSN on synth-images, as the trainer saves it) is exported
+    in torchvision's layout and loaded by the ImageNet loader: every backbone tensor is taken, 3D kernels are
+    inflated from it, only the classifier and the temporal modules stay random, and the file's sha256 is
+    reported."""
+    import hashlib
+    import re
+
+    import torch
+
+    from actionbook import runs
+    from actionbook.models import build_model
+    from actionbook.models.pretrained import load_imagenet
+    from actionbook.studies.proxy.run import export_weights
+
+    torch.manual_seed(0)
+    pretrained = build_model("tsn_r18", num_classes=40, frames=1)
+    last = runs.checkpoint_file(tmp_path / "pretrain", "last")
+    last.parent.mkdir(parents=True)
+    torch.save({"model": pretrained.state_dict(), "epoch": 4}, last)
+    weights = export_weights(tmp_path / "pretrain", tmp_path / "weights.pt")
+    state = torch.load(weights, weights_only=True)
+    assert state.keys() == pretrained.state_dict().keys()  # torchvision's names, the 40-way classifier included
+
+    video = build_model(model, num_classes=4, frames=8)
+    report = load_imagenet(video, weights)
+    assert report.sha256 == hashlib.sha256(weights.read_bytes()).hexdigest()
+    assert report.sha256[:12] in report.summary()
+    # all 120 backbone tensors loaded; random by design: the classifier, TAM's modules, S3D's temporal halves
+    assert len(report.loaded) == 120 and len(report.inflated) == inflated and len(report.kept_random) == kept
+    assert all(re.search(r"(^|\.)fc\.|\.tam\.|_t\.", k) for k in report.kept_random), report.kept_random
+    conv1 = video.state_dict()["conv1.weight"]
+    expected = state["conv1.weight"] if conv1.dim() == 4 else state["conv1.weight"].unsqueeze(2).expand_as(conv1)
+    assert torch.equal(conv1, expected)

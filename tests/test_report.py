@@ -146,7 +146,7 @@ def test_status_reproduced_partial_proxy(book):
     md = ibm.ibm_section_markdown(status.reset_index(), rows.SSV2)
     assert "{doc}`notebook </book/runs/" + SSV2_TAM + "/train>`" in md
     assert "{bdg-success}`reproduced`" in md and "-1.43" in md  # 60.5 - 61.929
-    assert "`proxy-s3d` (record only)" in md
+    assert "{download}`proxy-s3d (record) </book/runs/proxy-s3d/record.json>`" in md  # no notebook: its record
     assert "nan" not in md
 
 

@@ -241,8 +241,11 @@ def _coerce(name: str, value: Any) -> Any:
 
 
 def changed_fields(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
-    """The computing fields (not RUN_NEUTRAL) on which two experiments' dicts differ."""
-    return sorted(k for k in set(saved) | set(current) if k not in RUN_NEUTRAL and saved.get(k) != current.get(k))
+    """The computing fields (not RUN_NEUTRAL) on which two experiments' dicts differ. A field missing from one (a
+    run recorded before the field existed) counts as its default, which is what that run did."""
+    defaults = Experiment().to_dict()
+    return sorted(k for k in set(saved) | set(current)
+                  if k not in RUN_NEUTRAL and saved.get(k, defaults.get(k)) != current.get(k, defaults.get(k)))
 
 
 # ---- params files and overrides ------------------------------------------------------------------------------------

@@ -92,11 +92,16 @@ class Run:
         return self.record.get("complexity") or {}
 
     def link(self, text: str | None = None) -> str:
-        """A MyST link to the run's executed notebook (checked by Sphinx), or the plain name."""
+        """A MyST link to the run's executed notebook (checked by Sphinx); without one, to its record (a download
+        the book carries: a run trained without its notebook stays reachable), or the plain name outside the book."""
         text = text or self.name
-        if self.docname is None:
+        if self.docname is not None:
+            return "{doc}" + f"`{escape_role(text)} <{self.docname}>`"
+        try:
+            record = (self.folder / RECORD_FILE).resolve().relative_to(self.book.parent.resolve())
+        except ValueError:
             return f"`{text}` (record only)"
-        return "{doc}" + f"`{escape_role(text)} <{self.docname}>`"
+        return "{download}" + f"`{escape_role(text)} (record) </{record.as_posix()}>`"
 
 
 def hardware_label(provenance: dict) -> str:

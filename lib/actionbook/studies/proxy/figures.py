@@ -160,7 +160,8 @@ def plot_curves(frame: pd.DataFrame, runs: Iterable, profile: str = "default"):
         if exp.get("name") not in names or not hist:
             continue
         ax = axes[DATASETS.index(exp["dataset"])]
-        ax.plot([h["epoch"] for h in hist], [h["val_top1"] for h in hist], alpha=0.6,
+        hist = [h for h in hist if h.get("val_top1") is not None]  # epochs without a validation: no point
+        ax.plot([h["epoch"] for h in hist], [h["val_top1"] for h in hist], alpha=0.6, marker=".",
                 color=FAMILY_COLOURS[model_entry(exp["model"]).family],
                 linestyle="-" if exp.get("frames") == min(frame["frames"]) else "--")
     for ax, dataset in zip(axes, DATASETS):
