@@ -34,8 +34,9 @@ gpu-check: setup
 
 # ---- the book ------------------------------------------------------------------------------------------------
 # `make book`: run what is missing of the default proxy profile (`actionbook proxy run`: it generates the proxy
-# datasets, then runs each params file through the runner, which skips every run whose record is complete and
-# whose params and code are unchanged, drops finished runs' checkpoints and records the time),
+# datasets, pretrains the ImageNet stand-in, then runs each params file through the runner in one process, which
+# skips every run whose record is complete and whose params and code are unchanged, drops finished runs'
+# checkpoints and records the time),
 # then builds the HTML offline, warnings as errors. The full-scale rows (params/ibm, params/mmaction) need GPUs and
 # the datasets: run them with `actionbook run` where those are, and commit their run folders.
 PROFILE     ?= default

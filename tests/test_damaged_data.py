@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch import nn
 
+from actionbook import runs
 from actionbook.data import (
     UNREADABLE,
     BadFileTracker,
@@ -149,6 +150,8 @@ def test_evaluate_leaves_out_counts_and_names_the_unreadable(damaged_root):
     assert support[7] == 0 and sum(support) == len(GOOD)  # no unreadable item counted under its label
     files = {entry["path"].rsplit("/", 1)[1]: entry["reason"] for entry in result["unreadable_files"]}
     assert set(files) == set(BROKEN) and all(files[name].startswith(BROKEN[name]) for name in BROKEN)
+    kept = result.pop(runs.PREDICTIONS)  # every scored video's per-view logits, written beside the JSON
+    assert tuple(kept["logits"].shape) == (len(GOOD), 1, 400) and len(kept["labels"]) == len(GOOD)
     assert json.loads(json.dumps(result)) == result
 
     with pytest.raises(TooManyBadFiles) as stop:  # the experiment's threshold, as in training

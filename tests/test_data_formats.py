@@ -17,7 +17,7 @@ def test_registry_class_counts_follow_the_spec_table():
     counts = {name: info.num_classes for name, info in DATASETS.items()}
     assert counts == {"st2stv2": 174, "mini_st2stv2": 87, "kinetics400": 400, "mini_kinetics400": 200,
                       "moments": 339, "mini_moments": 200, "ssv2-videos": 174, "kinetics400-videos": 400,
-                      "kinetics400-mmaction": 400, "synth-something": 12, "synth-kinetics": 10}
+                      "kinetics400-mmaction": 400, "synth-something": 12, "synth-kinetics": 10, "synth-images": 40}
     assert dataset_info("synth-kinetics").kind == "synthetic"
     assert {info.kind for info in DATASETS.values()} == {"synthetic", "ssv2", "kinetics", "ibm-list",
                                                          "mmaction-list"}

@@ -119,7 +119,7 @@ def cmd_compare(args) -> int:
 
 
 def add_parser(sub) -> None:
-    parser = sub.add_parser("compare", help="paired top-1 difference of two runs on the same videos: bootstrap 95% "
+    parser = sub.add_parser("compare", help="paired top-1 difference of two runs on the same videos: bootstrap 95%% "
                                             "interval and McNemar's test")
     parser.add_argument("run_a", help="a run folder (or an evaluated checkpoint's folder)")
     parser.add_argument("run_b", help="another, evaluated on the same videos")

@@ -16,7 +16,8 @@ An unreadable video is replaced by another sample in training and left out (labe
 
 Modules: readers (frames of one video), formats (annotation parsers), datasets (registry and layouts),
 sampling, transforms, scenes and synthetic (the generated datasets), dataset (the torch Dataset), badfiles,
-fingerprint, writers (encode videos and frame folders), bench (loader throughput), cli.
+fingerprint, check (the pre-flight check of a whole dataset and its diff against reference lists), writers (encode
+videos and frame folders), bench (loader throughput), cli.
 """
 
 from .badfiles import BadFileTracker, TooManyBadFiles

@@ -294,8 +294,9 @@ def _evaluate_views(exp: Experiment, make_model, views, run_dir: str | Path | No
             model = make_model(dataset.class_names).to(ctx.device).eval()
         if limit:
             dataset = torch.utils.data.Subset(dataset, range(min(limit, len(dataset))))
+        per_step = max(1, exp.batch_size // (exp.nproc * exp.nnodes * exp.accumulate_steps))  # a training micro-batch
         loader = torch.utils.data.DataLoader(
-            dataset, batch_size=batch_size or max(1, exp.batch_size // exp.nproc), shuffle=False,
+            dataset, batch_size=batch_size or per_step, shuffle=False,
             num_workers=exp.workers if workers is None else workers, collate_fn=data.collate_clips)
         protocol = {"split": "val", "clips": clips, "crops": crops, "frames": exp.frames, "sampling": exp.sampling,
                     "frame_interval": exp.frame_interval, "input_size": exp.input_size,

@@ -15,6 +15,7 @@ from actionbook.studies.proxy.grid import (
     FAMILIES,
     PRETRAIN_DATA,
     PROFILES,
+    base_frames,
     pretrain_name,
     pretrained_weights,
     profile_experiments,
@@ -31,9 +32,11 @@ def fmt_ci(mean: float, half: float, n: int | None = None) -> str:
     return text + (f" (n={n})" if n is not None else "")
 
 
-def family_table(frame: pd.DataFrame, profile: str = "default", backbone: str = "resnet-18", frames: int = 8,
-                 pooling: str = "none") -> pd.DataFrame:
-    """Family x dataset: proxy mean top-1 ± 95% CI over seeds, beside the paper's 16-frame numbers."""
+def family_table(frame: pd.DataFrame, profile: str = "default", backbone: str = "resnet-18",
+                 frames: int | None = None, pooling: str = "none") -> pd.DataFrame:
+    """Family x dataset: proxy mean top-1 ± 95% CI over seeds (the profile's base frames unless `frames`), beside
+    the paper's 16-frame numbers."""
+    frames = frames or base_frames(profile)
     summary = summarize(frame)
     ref = paper_reference()
     rows = []

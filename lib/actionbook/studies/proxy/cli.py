@@ -35,9 +35,10 @@ def add_parser(subparsers) -> None:
     run.add_argument("--keep-checkpoints", action="store_true")
     run.add_argument("--force", action="store_true")
     run.add_argument("--ignore-code", action="store_true", help="skip complete runs even if the code changed")
-    run.add_argument("--in-process", choices=["notebook", "record", "kernel"], default="notebook",
-                     help="notebook (default): train in this process, then execute each run's notebook to show it; "
-                          "record: no notebooks; kernel: train inside each run's notebook kernel")
+    run.add_argument("--in-process", choices=["record", "notebook", "kernel"], default="record",
+                     help="the grid's runs: record (default): trained in this process, records only; notebook: "
+                          "then each run's notebook is executed to show it (about 20 s a run); kernel: trained "
+                          "inside each run's notebook kernel. The pretraining always keeps its notebook")
     run.set_defaults(func=_run)
 
     files = commands.add_parser("files", help="print a profile's params files, one a line (for the runner)")

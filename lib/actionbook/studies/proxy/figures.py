@@ -4,6 +4,7 @@ paper's published rows; intervals are 95% over seeds, clipped to 0-100, with eac
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import matplotlib.pyplot as plt
@@ -23,7 +24,7 @@ from actionbook.report.style import (
     seed_dots,
 )
 from actionbook.studies.proxy.findings import SECTION, paper_reference, paper_table
-from actionbook.studies.proxy.grid import DATASETS, FAMILIES, chance
+from actionbook.studies.proxy.grid import DATASETS, FAMILIES, PROXY_DATA, base_frames, chance
 from actionbook.studies.proxy.stats import summarize, usable
 
 
@@ -33,10 +34,11 @@ def _cell(table: pd.DataFrame, profile: str, dataset: str, backbone: str, family
                  & (table["family"] == family) & (table["frames"] == frames) & (table["pooling"] == pooling)]
 
 
-def plot_families(frame: pd.DataFrame, profile: str = "default", backbone: str = "resnet-18", frames: int = 8,
-                  pooling: str = "none"):
-    """One panel per dataset: proxy top-1 per family (filled bar, 95% interval, seeds as dots) beside the paper's
-    16-frame number on the dataset the synthetic set stands for (hollow bar)."""
+def plot_families(frame: pd.DataFrame, profile: str = "default", backbone: str = "resnet-18",
+                  frames: int | None = None, pooling: str = "none"):
+    """One panel per dataset: proxy top-1 per family (filled bar, 95% interval, seeds as dots; the profile's base
+    frames unless `frames`) beside the paper's 16-frame number on the dataset the set stands for (hollow bar)."""
+    frames = frames or base_frames(profile)
     apply_book_rc()
     summary, runs, ref = summarize(frame), usable(frame), paper_reference()
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True, layout="constrained")
@@ -149,8 +151,8 @@ def _frames_axis(ax, title: str, ticks: list[int]) -> None:
 
 
 def plot_curves(frame: pd.DataFrame, runs: Iterable, profile: str = "default"):
-    """Validation top-1 per epoch of every run of a profile, one panel per dataset, coloured by family; a run at
-    more frames is drawn dashed."""
+    """Training loss per epoch of every run of a profile (validated once, at the end), one panel per dataset,
+    coloured by family; a run at more frames is drawn dashed."""
     apply_book_rc()
     names = set(frame[frame["profile"] == profile]["name"]) if not frame.empty else set()
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True, layout="constrained")
@@ -160,15 +162,16 @@ def plot_curves(frame: pd.DataFrame, runs: Iterable, profile: str = "default"):
         if exp.get("name") not in names or not hist:
             continue
         ax = axes[DATASETS.index(exp["dataset"])]
-        hist = [h for h in hist if h.get("val_top1") is not None]  # epochs without a validation: no point
-        ax.plot([h["epoch"] for h in hist], [h["val_top1"] for h in hist], alpha=0.6, marker=".",
+        ax.plot([h["epoch"] for h in hist], [h["train_loss"] for h in hist], alpha=0.6, marker=".",
                 color=FAMILY_COLOURS[model_entry(exp["model"]).family],
                 linestyle="-" if exp.get("frames") == min(frame["frames"]) else "--")
     for ax, dataset in zip(axes, DATASETS):
-        ax.axhline(chance(dataset), color="0.5", linestyle=":", linewidth=1)
-        ax.set_ylim(0, 102)
+        ax.axhline(math.log(PROXY_DATA[dataset].num_classes), color="0.5", linestyle=":", linewidth=1)
+        ax.set_ylim(bottom=0)
         integer_ticks(ax.xaxis)
-        _labels(ax, dataset, "epoch")
-    axes[1].set_ylabel("")
+        ax.set_title(dataset)
+        ax.set_xlabel("epoch")
+        ax.grid(True, alpha=0.3)
+    axes[0].set_ylabel("training loss (cross-entropy)")
     grammar_legend(fig, FAMILIES)
     return fig

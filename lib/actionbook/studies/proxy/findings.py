@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 import pandas as pd
 
 from actionbook.studies.ibm.rows import SYNTHETIC_TWIN, published_ibm
-from actionbook.studies.proxy.grid import FAMILIES
+from actionbook.studies.proxy.grid import FAMILIES, base_frames
 from actionbook.studies.proxy.stats import contrast, select
 
 # the section of the IBM table each synthetic set stands in for
@@ -109,9 +109,11 @@ def seeds_needed(item: Finding) -> int | None:
     return None if room == 0 else max(item.n + 1, math.ceil(item.n * (half / room) ** 2))
 
 
-def findings(frame: pd.DataFrame, profile: str = "default", backbone: str = "resnet-18", frames: int = 8
-             ) -> list[Finding]:
-    """The study's claims on a profile's runs: the two headline findings first, then each family's."""
+def findings(frame: pd.DataFrame, profile: str = "default", backbone: str = "resnet-18",
+             frames: int | None = None) -> list[Finding]:
+    """The study's claims on a profile's runs (at its base frame count unless `frames`): the two headline findings
+    first, then each family's."""
+    frames = frames or base_frames(profile)
     paper = paper_table()
     pr = paper[paper["frames"] == 16]
 

@@ -28,15 +28,16 @@ def time_file(profile: str, runs_dir: str | Path | None = None) -> Path:
 
 
 def run_profile(profile: str, runs_dir: str | Path | None = None, keep_checkpoints: bool = False,
-                force: bool = False, ignore_code: bool = False, log=None, in_process: str | None = "notebook") -> dict:
+                force: bool = False, ignore_code: bool = False, log=None, in_process: str | None = "record") -> dict:
     """Run a profile through the runner (one params file at a time) and record how long it took.
 
     The data are generated first (they are part of the profile's cost). Checkpoints of finished runs are removed
     unless `keep_checkpoints` (a ResNet-18 run leaves about 180 MB; the record and executed notebook stay).
-    `in_process` is the runner's (default "notebook": each run trains in this process, then its notebook is
-    executed to show it; None: a kernel per run trains it). The time record holds wall-clock seconds, the CPU
-    seconds of this process and its children and the load average before and after: timings on a shared machine
-    are only comparable with the load they were taken under.
+    The pretraining trains in this process and keeps its executed notebook; the grid's runs go as `in_process` says
+    (the runner's modes; default "record": trained here, record only, because a notebook kernel costs about 20 s a
+    run; "notebook": the notebook executed after to show it; None: trained in a kernel). The time record holds
+    wall-clock seconds, the CPU seconds of this process and its children and the load average before and after:
+    timings on a shared machine are only comparable with the load they were taken under.
     """
     log = log or (lambda message: print(message, flush=True))
     folder = Path(runs_dir) if runs_dir is not None else paths.runs_dir()
@@ -56,7 +57,7 @@ def run_profile(profile: str, runs_dir: str | Path | None = None, keep_checkpoin
                  for path in grid)
     redo = needed and not weights.is_file()
     results = run_batch([pretraining], folder, force=force or redo, ignore_code=ignore_code, log=log,
-                        in_process=in_process)
+                        in_process="notebook")
     if needed and results[0].status != "failed":
         export_weights(folder / pretraining.stem, weights)
     if results[0].status != "failed" and not keep_checkpoints:
