@@ -3,6 +3,7 @@ records (book/records/speed, one JSON per setting/device/variant)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -311,3 +312,31 @@ def published_seed_cases() -> pd.DataFrame:
         rows.append({"case": case, "framework": p.framework, "s_iter": s_iter,
                      "batch": bench_case(case).published_batch})
     return pd.DataFrame(rows, columns=["case", "framework", "s_iter", "batch"])
+
+
+def steps_markdown(folder: str | Path | None = None) -> str:
+    """The proxy-size training steps of the four IBM families, the path before the fast path against it (one
+    interleaved run, `actionbook bench --steps`), and the tam_r18-with-data check, from `<book>/records/speed-steps`."""
+    folder = Path(folder) if folder is not None else speed_records_dir().parent / "speed-steps"
+    records = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
+    steps = [r for r in records if r.get("kind") == "step"]
+    if not steps:
+        return "*No step records yet: `actionbook bench --steps` writes them.*"
+    rows = []
+    for r in steps:
+        times = {name: path["time"]["median"] for name, path in r["paths"].items()}
+        load = r.get("load") or {}
+        rows.append({"Model": f"`{r['model']}`", "Before (s/step)": f"{times['today']:.3f}",
+                     "Fast path (s/step)": f"{times['fast']:.3f}", "Speed-up": f"{r['speedup']:.2f}x",
+                     "Iterations": r["protocol"]["iters"], "Threads": r["threads"]["intra_op_threads"],
+                     "Load before / after": f"{(load.get('loadavg_before') or ['-'])[0]} / "
+                                            f"{(load.get('loadavg_after') or ['-'])[0]}",
+                     "Measured": r["measured"][:16].replace("T", " ")})
+    text = markdown_table(pd.DataFrame(rows))
+    for r in records:
+        if r.get("kind") == "data_included":
+            text += (f"\n\nWith its data (a DataLoader over decoded synth-kinetics video), a `tam_r18` step on the "
+                     f"fast path took **{r['ratio']:.2f}x** the time of a bare torchvision ResNet-18 step on random "
+                     f"tensors holding the same {r['protocol']['batch'][0] * r['protocol']['batch'][2]} frames (AdamW "
+                     f"defaults), measured alternately in one run.")
+    return text
