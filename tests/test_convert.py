@@ -176,13 +176,19 @@ def test_the_classifier_is_matched_to_the_datas_classes_by_name(tmp_path):
         convert_checkpoint(_ibm_file(tmp_path), "ibm", "tsn_r18", class_names=names[:3])
 
 
-def test_a_converted_checkpoint_evaluates_end_to_end_and_keeps_every_prediction(tmp_path, capsys):
+def _converted_tsn_and_data(tmp_path):
+    """A 3-class synth-kinetics set and an IBM TSN-R18 checkpoint converted through the command (7 classes)."""
     root = tmp_path / "synth-kinetics"
     generate("synth-kinetics", root, SynthConfig(num_classes=3, train_per_class=1, val_per_class=2, frames=8,
                                                  width=64, height=48, seed=2))
     converted = tmp_path / "tsn.pt"
     assert main(["convert", str(_ibm_file(tmp_path)), "--from", "ibm", "--model", "tsn_r18", "--out",
                  str(converted)]) == 0
+    return root, converted
+
+
+def test_a_converted_checkpoint_evaluates_end_to_end_and_keeps_every_prediction(tmp_path, capsys):
+    root, converted = _converted_tsn_and_data(tmp_path)
     out = tmp_path / "released-eval"
     assert main(["evaluate", str(converted), "--dataset", "synth-kinetics", "--data-root", str(root), "--views",
                  "1x1", "2x3", "--input-size", "32", "--scale-size", "36", "--frame-interval", "1", "--workers", "0",
@@ -212,12 +218,7 @@ def test_the_evaluate_notebook_evaluates_a_converted_checkpoint(tmp_path):
 
     from actionbook.paths import notebooks_dir
 
-    root = tmp_path / "synth-kinetics"
-    generate("synth-kinetics", root, SynthConfig(num_classes=3, train_per_class=1, val_per_class=2, frames=8,
-                                                 width=64, height=48, seed=2))
-    converted = tmp_path / "tsn.pt"
-    assert main(["convert", str(_ibm_file(tmp_path)), "--from", "ibm", "--model", "tsn_r18", "--out",
-                 str(converted)]) == 0
+    root, converted = _converted_tsn_and_data(tmp_path)
     params = dict(released=str(converted), dataset="synth-kinetics", data_root=str(root), views=[[1, 1]], workers=0,
                   protocol_overrides=dict(input_size=32, scale_size=36, frame_interval=1))
     copy = tmp_path / "evaluate.ipynb"

@@ -79,14 +79,23 @@ def accuracy_vs_flops(published: pd.DataFrame, reproduced: pd.DataFrame | None =
                         xytext=(r["gflops"] * 1.4, y),
                         fontsize=SMALL_FONT, va="center", color=FAMILY_COLOURS[r["family"]])
         giga_log_axis(ax, list(pub["gflops"]) + [pub["gflops"].max() * 3.2])
-        ax.set_xlabel("conv MACs per clip at 224x224 (G)")
-        ax.set_ylabel(_metric_label(metric))
-        ax.set_title(SECTION_SHORT[section])
-        ax.grid(True, alpha=0.3)
-    sources = ["published"] + (["this project"] if rep is not None and not rep.empty else [])
+        _finish_panel(ax, section, "conv MACs per clip at 224x224 (G)", metric)
+    _legend(fig, published, rep)
+    return fig
+
+
+def _finish_panel(ax, section: str, xlabel: str, metric: str) -> None:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(_metric_label(metric))
+    ax.set_title(SECTION_SHORT[section])
+    ax.grid(True, alpha=0.3)
+
+
+def _legend(fig, published: pd.DataFrame, reproduced: pd.DataFrame | None) -> None:
+    """The grammar's legend; "this project" only when a reproduced number is drawn."""
+    sources = ["published"] + (["this project"] if reproduced is not None and not reproduced.empty else [])
     grammar_legend(fig, frames=sorted(published["frames"].unique()), sources=sources, pooling=True,
                    backbones=("ResNet-50", "Inception-v1"))
-    return fig
 
 
 def accuracy_vs_frames(published: pd.DataFrame, reproduced: pd.DataFrame | None = None,
@@ -103,11 +112,6 @@ def accuracy_vs_frames(published: pd.DataFrame, reproduced: pd.DataFrame | None 
         ax.set_xticks(frames, [str(f) for f in frames])
         ax.minorticks_off()
         ax.set_xlim(min(frames) / 1.5, max(frames) * 1.5)
-        ax.set_xlabel("frames per clip")
-        ax.set_ylabel(_metric_label(metric))
-        ax.set_title(SECTION_SHORT[section])
-        ax.grid(True, alpha=0.3)
-    sources = ["published"] + (["this project"] if reproduced is not None and not reproduced.empty else [])
-    grammar_legend(fig, frames=sorted(published["frames"].unique()), sources=sources, pooling=True,
-                   backbones=("ResNet-50", "Inception-v1"))
+        _finish_panel(ax, section, "frames per clip", metric)
+    _legend(fig, published, reproduced)
     return fig
