@@ -1,7 +1,7 @@
 """The fast path (issue 19) changes nothing that matters: TAM's Conv2d formulation computes the literal Conv3d's
-outputs and gradients and loads its checkpoints, fused optimiser steps equal the loop's, and the trainer's
-choices (channels_last by family, threads against cores, validation every `eval_every` epochs) are recorded and
-resume exactly."""
+outputs and gradients and loads its checkpoints, the fast convs compute what nn's convs compute, fused optimiser
+steps equal the loop's, and the trainer's choices (channels_last by family, threads against cores, validation every
+`eval_every` epochs) are recorded and resume exactly."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ from actionbook.data import SynthConfig, generate
 from actionbook.errors import ConfigError
 from actionbook.experiment import Experiment
 from actionbook.measure import fastpath, steps
+from actionbook.measure.flops import model_complexity
 from actionbook.models import build_model
+from actionbook.models.conv import FastConv2d, FastConv3d, trim_padding_taps
 from actionbook.models.tam import TAM
 from actionbook.train import train, trainer
 from actionbook.train.optim import build_optimizer
@@ -60,6 +62,57 @@ def test_tam_keeps_the_conv3d_checkpoint_layout():
     video = x.view(2, 4, 6, 5, 7).transpose(1, 2)
     expected = torch.relu(old(nn.functional.pad(video, (0, 0, 0, 0, 1, 1)))).transpose(1, 2).reshape(8, 6, 5, 7)
     torch.testing.assert_close(tam(x), expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("conv, shape", [
+    (FastConv2d(6, 5, 3, padding=1), (2, 6, 1, 1)),  # 3x3 on a 1x1 map: the centre tap only
+    (FastConv2d(6, 5, 7, padding=3, groups=1), (2, 6, 2, 9)),  # trimmed to 3 taps in height, untouched in width
+    (FastConv2d(6, 6, 3, stride=2, padding=1, groups=3), (2, 6, 1, 1)),  # strided: left as declared
+    (FastConv3d(6, 5, 3, padding=1), (2, 6, 4, 1, 1)),  # 3x3x3 on T x 1 x 1 -> a 3x1x1 kernel run as Conv2d
+    (FastConv3d(6, 5, (3, 1, 1), stride=(2, 1, 1), padding=(1, 0, 0), bias=True), (2, 6, 5, 3, 2)),  # temporal half
+    (FastConv3d(6, 6, (1, 3, 3), padding=(0, 1, 1), groups=6), (2, 6, 3, 1, 1)),  # spatial half on 1x1: pointwise
+    (FastConv3d(6, 5, (3, 3, 3), padding=1), (2, 6, 3, 4, 4)),  # nothing to trim
+], ids=["2d-1x1", "2d-7x7-thin", "2d-strided", "3d-3x3x3-on-1x1", "3d-temporal", "3d-spatial-dw", "3d-untouched"])
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+def test_fast_convs_equal_the_declared_conv(conv, shape, layout):
+    """Outputs, input gradients and weight gradients (zero on the dropped taps) equal the conv as declared."""
+    torch.manual_seed(0)
+    x = torch.randn(shape)
+    if layout == "channels_last":
+        x = x.contiguous(memory_format=torch.channels_last if x.dim() == 4 else torch.channels_last_3d)
+    results = []
+    for fast in (True, False):
+        conv.fast = fast
+        conv.zero_grad(set_to_none=True)
+        xi = x.clone().requires_grad_()
+        y = conv(xi)
+        (y * torch.linspace(-1, 1, y.numel()).view_as(y)).sum().backward()
+        results.append([y.detach(), xi.grad, conv.weight.grad])
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_trimming_keeps_the_declared_kernel_where_the_map_is_larger():
+    weight = torch.zeros(4, 4, 3, 5)
+    trimmed, padding = trim_padding_taps(weight, (1, 2), (2, 1), (1, 1), (1, 1))
+    assert trimmed.shape == (4, 4, 3, 1) and padding == (1, 0)
+    assert trimmed.data_ptr() == weight.data_ptr() + 2 * weight.element_size()  # a view of the centre column
+
+
+def test_fast_convs_are_counted_as_the_declared_conv():
+    """FLOPs count the declared kernels (the tables' convention), even at a size where the step trims them, and
+    mmcv's exact-type counter sees the fast convs as nn's."""
+    counted = model_complexity("i3d_r18", num_classes=4, frames=4, input_size=32)
+    model = build_model("i3d_r18", num_classes=4, frames=4).eval()
+    declared = []
+    for m in model.modules():
+        if isinstance(m, nn.Conv3d):
+            m.register_forward_hook(lambda m, _x, y: declared.append(y.numel() * m.weight[0].numel()))
+    with torch.no_grad():
+        model(torch.randn(1, 3, 4, 32, 32))
+    assert counted["conv_macs"] == sum(declared)
+    assert isinstance(model.layer4[0].conv1, FastConv3d) and model.layer4[0].conv1.counted_as is nn.Conv3d
+    assert counted["mmaction_flops"] > counted["conv_macs"]
 
 
 @pytest.mark.parametrize("optimizer", ["adamw", "sgd"])

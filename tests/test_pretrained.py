@@ -179,3 +179,35 @@ def test_2d_models_load_directly(resnet18, googlenet_state, name, arch):
     assert any("tam" in k for k in report.kept_random) == name.startswith("tam")
     key = "layer1.0.conv1.weight" if arch == "resnet18" else "inception3a.branch2.1.conv.weight"
     assert torch.equal(model.state_dict()[key], state[key])
+
+
+@pytest.mark.parametrize("name", ["tam_r18", "tam_inception_v1"])
+def test_identity_start_makes_tam_the_2d_network_it_loaded(resnet18, googlenet_state, name):
+    """temporal_start="identity": TAM's modules pass every frame through, so TAM computes TSN's function on any clip
+    (the proxy's start); the default keeps the paper's random init."""
+    state = resnet18.state_dict() if name == "tam_r18" else googlenet_state
+    tsn, tam = (build_model(n, num_classes=10, frames=4).eval() for n in (name.replace("tam", "tsn"), name))
+    load_imagenet(tsn, state)
+    report = load_imagenet(tam, state, temporal_start="identity")
+    assert report.identity_start and all("tam" in k for k in report.identity_start)
+    assert "start as the identity" in report.summary()
+    tam.fc.load_state_dict(tsn.fc.state_dict())
+    clip = torch.randn(2, 3, 4, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(tam(clip), tsn(clip), rtol=1e-4, atol=1e-4)
+    random = build_model(name, num_classes=10, frames=4)
+    assert not load_imagenet(random, state).identity_start
+
+
+def test_identity_start_passes_s3d_features_through_its_temporal_halves(resnet18):
+    model = build_model("s3d_r18", num_classes=10, frames=8)
+    report = load_imagenet(model, resnet18.state_dict(), temporal_start="identity")
+    halves = [k for k in report.kept_random if k.endswith("_t.weight") and "conv" in k]
+    assert sorted(report.identity_start) == sorted(halves) and len(halves) == 16
+    x = torch.randn(2, 64, 8, 4, 4)
+    with torch.no_grad():
+        torch.testing.assert_close(model.layer1[0].conv1_t(x), x)
+    i3d = build_model("i3d_r18", num_classes=10, frames=8)
+    assert not load_imagenet(i3d, resnet18.state_dict(), temporal_start="identity").identity_start  # none to start
+    with pytest.raises(ConfigError, match="temporal_start must be one of random, identity"):
+        load_imagenet(model, resnet18.state_dict(), temporal_start="dirac")

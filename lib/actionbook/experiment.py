@@ -23,6 +23,7 @@ import yaml
 from actionbook.data import dataset_info
 from actionbook.errors import ConfigError
 from actionbook.models import build_model, model_entry
+from actionbook.models.pretrained import TEMPORAL_STARTS
 
 SAMPLINGS = ("uniform", "dense", "mmaction")
 AUGMENTS = ("v1", "v2", "mmaction-tsn", "mmaction-i3d", "mmaction-rrc", "none")  # actionbook.data.transforms
@@ -69,6 +70,7 @@ class Experiment:
     lateral_kernel: int | None = None
     pretrained: str = "none"  # "imagenet", "none", or a checkpoint path (fine-tune from a fewer-frame model)
     imagenet_checkpoint: str | None = None  # torchvision-format 2D weights; None = torchvision's cache
+    temporal_start: str = "random"  # temporal-only convs under pretrained=imagenet: "random" (the paper), "identity"
     # optimisation
     epochs: int = 50
     batch_size: int = 256  # global, split over processes as the IBM code does
@@ -157,6 +159,7 @@ class Experiment:
         _one_of("lr_scheduler", self.lr_scheduler, SCHEDULERS)
         _one_of("amp", self.amp, AMP_MODES)
         _one_of("device", self.device, DEVICES)
+        _one_of("temporal_start", self.temporal_start, TEMPORAL_STARTS)
         for name in ("frames", "frame_interval", "input_size", "epochs", "batch_size", "nproc", "nnodes",
                      "accumulate_steps", "test_clips", "log_every", "eval_every"):
             if getattr(self, name) < 1:

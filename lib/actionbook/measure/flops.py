@@ -104,7 +104,7 @@ def _mmaction_hook(total: Counter):
     type, so subclasses, SyncBatchNorm among them, are not counted; neither are functional calls."""
 
     def hook(module, inputs, output):
-        kind, x = type(module), inputs[0]
+        kind, x = getattr(module, "counted_as", type(module)), inputs[0]  # models.conv's fast convs count as nn's
         if kind in _MM_CONVS:
             per_position = _numel(module.kernel_size) * module.in_channels * module.out_channels // module.groups
             positions = output.shape[0] * _numel(output.shape[2:])

@@ -1,8 +1,10 @@
 """The proxy-size training step of the four IBM families: today's path against the fast path, in one process.
 
-**today** is the step as the trainer ran it before issue 19: TAM as a literal Conv3d, PyTorch's default AdamW (a
-per-parameter loop on the CPU), contiguous tensors. **fast** is the trainer's step now: TAM as a depthwise Conv2d
-(`models.tam`), fused AdamW, channels_last for the families where it is faster (`measure.fastpath`). Both paths
+**today** is the step as the trainer ran it before issue 19: TAM as a literal Conv3d, every conv as declared,
+PyTorch's default AdamW (a per-parameter loop on the CPU), contiguous tensors. **fast** is the trainer's step now: TAM
+as a depthwise Conv2d (`models.tam`), the block convs in their cheaper exact form (`models.conv`: no taps that read
+only padding, (kt, 1, 1) kernels as Conv2d), fused AdamW, channels_last for the families where it is faster
+(`measure.fastpath`). Both paths
 train the same network from the same weights on one preloaded batch, interleaved round by round (`run_interleaved`),
 so a busy machine slows both alike; the ratio of medians is the result. Denormals are flushed to zero (a fixed
 batch trained on repeatedly drives gradients subnormal, and one subnormal-heavy step can take 40x as long).
@@ -39,6 +41,7 @@ from actionbook.measure.speed import (
     synthetic_batch,
 )
 from actionbook.models import build_model
+from actionbook.models.conv import FastConv2d, FastConv3d
 from actionbook.models.tam import TAM
 
 STEPS_SCHEMA = "actionbook-speed-steps/1"
@@ -51,22 +54,27 @@ DEFAULT_ITERS, DEFAULT_WARMUP = 30, 3
 
 @dataclass(frozen=True)
 class StepPath:
-    """How a step runs: TAM's formulation, the fused optimiser, channels_last by family."""
+    """How a step runs: TAM's formulation, the block convs' form, the fused optimiser, channels_last by family."""
 
     name: str
     tam_formulation: str
+    fast_convs: bool
     fused_optimizer: bool
     family_channels_last: bool
 
 
-TODAY = StepPath("today", tam_formulation="conv3d", fused_optimizer=False, family_channels_last=False)
-FAST = StepPath("fast", tam_formulation="conv2d", fused_optimizer=True, family_channels_last=True)
+TODAY = StepPath("today", tam_formulation="conv3d", fast_convs=False, fused_optimizer=False,
+                 family_channels_last=False)
+FAST = StepPath("fast", tam_formulation="conv2d", fast_convs=True, fused_optimizer=True, family_channels_last=True)
 
 
-def set_tam_formulation(model: nn.Module, formulation: str) -> None:
+def set_formulation(model: nn.Module, path: StepPath) -> None:
+    """TAM's formulation and the block convs' form, per module, as `path` says."""
     for module in model.modules():
         if isinstance(module, TAM):
-            module.formulation = formulation
+            module.formulation = path.tam_formulation
+        elif isinstance(module, (FastConv2d, FastConv3d)):
+            module.fast = path.fast_convs
 
 
 class StepRunner(Runner):
@@ -80,7 +88,7 @@ class StepRunner(Runner):
 
     def build(self) -> None:
         super().build()
-        set_tam_formulation(self.model, self.path.tam_formulation)
+        set_formulation(self.model, self.path)
         fused = {"fused": True} if self.path.fused_optimizer else {}
         self.optimizer = torch.optim.AdamW(self.model.parameters(), **PROXY_ADAMW, **fused)
 

@@ -5,6 +5,12 @@ kernel (O, I, kh, kw) becomes (O, I, kt, kh, kw) by repeating it kt times along 
 a kt-tap conv starts with kt times the 2D response on a still clip) or divided by kt ("mean": MMAction2, the same
 response). Everything else (BN statistics and affine, biases) is copied.
 
+Layers with no 2D counterpart keep their initialisation (the paper's protocol), or, with `temporal_start="identity"`,
+the temporal-only convs among them (TAM's modules, S3D's (kt, 1, 1) halves) start as the identity: the centre tap
+passes each channel through, the other taps are zero. TAM then computes exactly the 2D network it was loaded from
+(its input is a ReLU's output, so ReLU(x) = x), and S3D's temporal halves pass the pretrained features on instead
+of mixing channels at random; that is the proxy study's start (a CPU-scale deviation, book/proxy.md).
+
 Loud, never silent: every tensor of the model is loaded from the checkpoint or is on the model's declared list of
 tensors that have no 2D counterpart (its `keep_random` regexes; by default the FC and TAM modules). Anything else
 missing, any checkpoint key the model lacks, and any shape that cannot be loaded or inflated is a ConfigError that
@@ -31,6 +37,7 @@ IGNORED = re.compile(r"^(fc|aux1|aux2)\.")
 # By-design-random tensors of models that do not declare `keep_random`: the classifier and TAM modules.
 DEFAULT_KEEP_RANDOM = (r"(^|\.)fc\.", r"(^|\.)tam")
 INFLATION_RULES = ("repeat", "mean")
+TEMPORAL_STARTS = ("random", "identity")
 
 
 @dataclass
@@ -44,6 +51,7 @@ class LoadReport:
     inflated: list[str] = field(default_factory=list)  # the subset that was inflated from 2D kernels
     kept_random: list[str] = field(default_factory=list)  # model keys left at their initialisation, by design
     ignored: list[str] = field(default_factory=list)  # checkpoint keys not used (classifier, aux heads)
+    identity_start: list[str] = field(default_factory=list)  # kept-random temporal convs started as the identity
 
     def summary(self) -> str:
         total = len(self.loaded) + len(self.kept_random)
@@ -54,6 +62,9 @@ class LoadReport:
             how = "repeated along time" if self.inflation == "repeat" else "repeated along time and divided by k_t"
             text += f", {len(self.inflated)} of them 2D kernels inflated to 3D ({how})"
         text += f". Kept {len(self.kept_random)} at their initialisation by design: {_listing(self.kept_random)}."
+        if self.identity_start:
+            text += f" Of those, {len(self.identity_start)} temporal convs start as the identity: " \
+                    f"{_listing(self.identity_start)}."
         if self.ignored:
             text += f" Ignored {len(self.ignored)} checkpoint keys: {_listing(self.ignored)}."
         return text
@@ -109,12 +120,15 @@ def _inflatable(key: str, value: torch.Tensor, target: torch.Tensor) -> bool:
             and value.shape == target.shape[:2] + target.shape[3:])
 
 
-def load_imagenet(model: nn.Module, checkpoint=None) -> LoadReport:
+def load_imagenet(model: nn.Module, checkpoint=None, temporal_start: str = "random") -> LoadReport:
     """Initialise a registered model (built by `build_model`) from torchvision ImageNet weights.
 
     checkpoint: a path to a torchvision state dict, a state dict, or None for torchvision's cache
     (`torch.hub.get_dir()/checkpoints/<file>`). The architecture and the 2D->3D rule come from the registry entry.
+    temporal_start: "random" (the paper) or "identity" for the temporal-only convs the weights do not cover.
     """
+    if temporal_start not in TEMPORAL_STARTS:
+        raise ConfigError(f"temporal_start must be one of {', '.join(TEMPORAL_STARTS)}, got {temporal_start!r}")
     name = getattr(model, "model_name", None)
     if name is None:
         raise ConfigError("load_imagenet needs a model built by actionbook.models.build_model (it has no model_name)")
@@ -155,4 +169,21 @@ def load_imagenet(model: nn.Module, checkpoint=None) -> LoadReport:
         raise ConfigError(f"cannot initialise {name!r} from ImageNet {entry.imagenet} ({source}): "
                           + "; ".join(problems))
     model.load_state_dict({**target, **{k: v.to(target[k].dtype) for k, v in new.items()}})
+    if temporal_start == "identity":
+        report.identity_start = _start_temporal_convs_as_identity(model, set(report.kept_random))
     return report
+
+
+def _start_temporal_convs_as_identity(model: nn.Module, kept_random: set[str]) -> list[str]:
+    """Dirac-initialise every kept-random (kt, 1, 1) Conv3d that maps channels onto themselves; its keys."""
+    started = []
+    for name, module in model.named_modules():
+        key = f"{name}.weight"
+        if (isinstance(module, nn.Conv3d) and key in kept_random and module.kernel_size[1:] == (1, 1)
+                and module.in_channels == module.out_channels and module.stride == (1, 1, 1)):
+            with torch.no_grad():
+                nn.init.dirac_(module.weight, groups=module.groups)
+                if module.bias is not None:
+                    module.bias.zero_()
+            started.append(key)
+    return started

@@ -28,6 +28,7 @@ from actionbook.models.common import (
     frames_per_stage,
     kaiming_init,
 )
+from actionbook.models.conv import FastConv2d
 from actionbook.models.registry import MMACTION_ENTRY, register
 from actionbook.models.tam import TAM_OPTIONS, tam_factory
 
@@ -89,9 +90,9 @@ class BasicBlock(ResidualBlock):
     def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None,
                  temporal: nn.Module | None = None):
         super().__init__(downsample, temporal)
-        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride=stride, padding=1, bias=False)
+        self.conv1 = FastConv2d(inplanes, planes, 3, stride=stride, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = nn.Conv2d(planes, planes, 3, padding=1, bias=False)
+        self.conv2 = FastConv2d(planes, planes, 3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(planes)
 
     def residual(self, x: torch.Tensor) -> torch.Tensor:
@@ -109,7 +110,7 @@ class Bottleneck(ResidualBlock):
         super().__init__(downsample, temporal)
         self.conv1 = nn.Conv2d(inplanes, planes, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = nn.Conv2d(planes, planes, 3, stride=stride, padding=1, bias=False)
+        self.conv2 = FastConv2d(planes, planes, 3, stride=stride, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(planes)
         self.conv3 = nn.Conv2d(planes, planes * self.expansion, 1, bias=False)
         self.bn3 = nn.BatchNorm2d(planes * self.expansion)

@@ -24,6 +24,7 @@ from actionbook.models.common import (
     check_min_frames,
     kaiming_init,
 )
+from actionbook.models.conv import FastConv3d
 from actionbook.models.registry import MMACTION_ENTRY, PYSLOWFAST_ENTRY, register
 
 
@@ -54,11 +55,11 @@ def conv_bn(cin: int, cout: int, kernel: tuple[int, int], stride: tuple[int, int
     """
     (kt, k), (st, s) = kernel, stride
     if split is None:
-        conv = nn.Conv3d(cin, cout, (kt, k, k), (st, s, s), (kt // 2, k // 2, k // 2), bias=False)
+        conv = FastConv3d(cin, cout, (kt, k, k), (st, s, s), (kt // 2, k // 2, k // 2), bias=False)
         return conv, norm(cout, eps=eps), None, None
     mid = 3 * k * k * cin * cout // (k * k * cin + 3 * cout) if split.widen else cout
-    conv = nn.Conv3d(cin, mid, (1, k, k), (1, s, s), (0, k // 2, k // 2), bias=False)
-    conv_t = nn.Conv3d(mid, cout, (kt, 1, 1), (st, 1, 1), (kt // 2, 0, 0), bias=split.bias,
+    conv = FastConv3d(cin, mid, (1, k, k), (1, s, s), (0, k // 2, k // 2), bias=False)
+    conv_t = FastConv3d(mid, cout, (kt, 1, 1), (st, 1, 1), (kt // 2, 0, 0), bias=split.bias,
                        groups=mid if split.depthwise else 1)
     return conv, nn.BatchNorm3d(mid, eps=split.eps), conv_t, norm(cout, eps=eps)
 

@@ -98,7 +98,7 @@ class Trainer:
         self.entry = model_entry(exp.model)
         self.init_report = {"pretrained": exp.pretrained}
         if exp.pretrained == "imagenet":
-            self.init_report["report"] = load_imagenet(model, exp.imagenet_checkpoint).summary()
+            self.init_report["report"] = load_imagenet(model, exp.imagenet_checkpoint, exp.temporal_start).summary()
         elif exp.pretrained != "none":
             state = ckpt.load_checkpoint(exp.pretrained)
             self.init_report["report"] = ckpt.load_matching(model, state.get("model", state))

@@ -77,6 +77,7 @@ def run_profile(profile: str, runs_dir: str | Path | None = None, keep_checkpoin
         "run_s": {r.name: r.seconds for r in results},
         "load_before": [round(x, 2) for x in load_before], "load_after": [round(x, 2) for x in os.getloadavg()],
         "cpu_count": os.cpu_count(), "in_process": in_process,
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "unset (spin, then sleep)"),
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     if summary["completed"]:  # a pass that only skipped measured nothing: keep the earlier record
