@@ -177,6 +177,7 @@ def test_step_benchmark_records_both_paths():
         torch.set_num_threads(previous)
         torch.set_flush_denormal(False)
     assert record["paths"]["today"]["tam_formulation"] == "conv3d" and record["paths"]["fast"]["fused_optimizer"]
+    assert record["paths"]["fast"]["fast_convs"] and not record["paths"]["today"]["fast_convs"]
     assert not record["paths"]["fast"]["channels_last"] and not record["paths"]["today"]["channels_last"]  # 32 px
     assert record["speedup"] == pytest.approx(record["paths"]["today"]["time"]["median"]
                                               / record["paths"]["fast"]["time"]["median"])
