@@ -20,6 +20,18 @@ def shared_seeds() -> Path:
     return SHARED_SEEDS
 
 
+def tiny_kinetics_set(root: Path, *, num_classes: int = 4, train_per_class: int, val_per_class: int,
+                      seed: int) -> Path:
+    """A tiny synth-kinetics set at `root` (8 frames of 64x48 per video): the trainer, runner and converter tests'
+    data, each module with its own size and seed."""
+    from actionbook.data import SynthConfig, generate
+
+    generate("synth-kinetics", root, SynthConfig(num_classes=num_classes, train_per_class=train_per_class,
+                                                 val_per_class=val_per_class, frames=8, width=64, height=48,
+                                                 seed=seed))
+    return root
+
+
 @pytest.fixture(scope="session")
 def small_data(tmp_path_factory) -> Path:
     """Small synthetic datasets (same classes, fewer and shorter videos) shared by the notebook and runner tests."""

@@ -6,18 +6,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from actionbook.data import SynthConfig, generate
 from actionbook.errors import ConfigError
 from actionbook.experiment import Experiment, changed_fields
 from actionbook.train import train
 from actionbook.train.distributed import DistContext, ShardedBatchSampler
+from conftest import tiny_kinetics_set
 
 
 @pytest.fixture(scope="module")
 def tiny_kinetics(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("data") / "synth-kinetics"
-    generate("synth-kinetics", root, SynthConfig(num_classes=4, train_per_class=6, val_per_class=2, frames=8,
-                                                 width=64, height=48, seed=1))
+    tiny_kinetics_set(root, train_per_class=6, val_per_class=2, seed=1)
     return root
 
 

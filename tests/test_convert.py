@@ -12,10 +12,10 @@ from actionbook.cli import main
 from actionbook.convert import ORIGIN, convert_checkpoint, load_converted, model_for_converted
 from actionbook.convert.convert import map_keys
 from actionbook.convert.ibm import merge_tam_taps
-from actionbook.data import SynthConfig, generate
 from actionbook.errors import ConfigError
 from actionbook.models import build_model
 from actionbook.train.checkpoint import load_checkpoint, load_matching
+from conftest import tiny_kinetics_set
 
 LAYOUTS = json.loads((Path(__file__).parent / "data" / "ibm_layouts.json").read_text())
 PYSLOWFAST = json.loads((Path(__file__).parent / "data" / "pyslowfast_layouts.json").read_text())
@@ -179,8 +179,7 @@ def test_the_classifier_is_matched_to_the_datas_classes_by_name(tmp_path):
 def _converted_tsn_and_data(tmp_path):
     """A 3-class synth-kinetics set and an IBM TSN-R18 checkpoint converted through the command (7 classes)."""
     root = tmp_path / "synth-kinetics"
-    generate("synth-kinetics", root, SynthConfig(num_classes=3, train_per_class=1, val_per_class=2, frames=8,
-                                                 width=64, height=48, seed=2))
+    tiny_kinetics_set(root, num_classes=3, train_per_class=1, val_per_class=2, seed=2)
     converted = tmp_path / "tsn.pt"
     assert main(["convert", str(_ibm_file(tmp_path)), "--from", "ibm", "--model", "tsn_r18", "--out",
                  str(converted)]) == 0

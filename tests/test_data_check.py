@@ -11,16 +11,16 @@ import numpy as np
 import pytest
 
 from actionbook.cli import main
-from actionbook.data import SynthConfig, build_dataset, generate, write_video
+from actionbook.data import build_dataset, write_video
 from actionbook.data.check import check_dataset, diff_fingerprint, read_reference
 from actionbook.data.fingerprint import CHECK_FILE
+from conftest import tiny_kinetics_set
 
 
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("pristine") / "synth-kinetics"
-    generate("synth-kinetics", root, SynthConfig(num_classes=3, train_per_class=3, val_per_class=2, frames=8,
-                                                 width=64, height=48, seed=4))
+    tiny_kinetics_set(root, num_classes=3, train_per_class=3, val_per_class=2, seed=4)
     return root
 
 

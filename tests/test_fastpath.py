@@ -12,7 +12,6 @@ import torch
 from torch import nn
 
 from actionbook import runs
-from actionbook.data import SynthConfig, generate
 from actionbook.errors import ConfigError
 from actionbook.experiment import Experiment
 from actionbook.measure import fastpath, steps
@@ -22,6 +21,7 @@ from actionbook.models.conv import FastConv2d, FastConv3d, trim_padding_taps
 from actionbook.models.tam import TAM
 from actionbook.train import train, trainer
 from actionbook.train.optim import build_optimizer
+from conftest import tiny_kinetics_set
 
 
 def _both_formulations(x: torch.Tensor, **options) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
@@ -191,8 +191,7 @@ def test_step_benchmark_records_both_paths():
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("data") / "synth-kinetics"
-    generate("synth-kinetics", root, SynthConfig(num_classes=4, train_per_class=4, val_per_class=2, frames=8,
-                                                 width=64, height=48, seed=3))
+    tiny_kinetics_set(root, train_per_class=4, val_per_class=2, seed=3)
     return root
 
 

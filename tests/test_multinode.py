@@ -13,18 +13,17 @@ import pytest
 import torch
 import yaml
 
-from actionbook.data import SynthConfig, generate
 from actionbook.errors import ConfigError
 from actionbook.experiment import Experiment
 from actionbook.runs import read_record
 from actionbook.train.launch import Launch, slurm_script, torchrun_command
+from conftest import tiny_kinetics_set
 
 
 @pytest.fixture(scope="module")
 def tiny_kinetics(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("data") / "synth-kinetics"
-    generate("synth-kinetics", root, SynthConfig(num_classes=4, train_per_class=8, val_per_class=2, frames=8,
-                                                 width=64, height=48, seed=1))
+    tiny_kinetics_set(root, train_per_class=8, val_per_class=2, seed=1)
     return root
 
 

@@ -19,10 +19,10 @@ import torch
 import yaml
 
 from actionbook import runs
-from actionbook.data import SynthConfig, generate
 from actionbook.errors import ConfigError
 from actionbook.experiment import Experiment
 from actionbook.train import evaluate_run, train, trainer
+from conftest import tiny_kinetics_set
 
 VOLATILE = ("mean_iter_s", "mean_data_s")  # wall-clock figures differ between any two runs
 
@@ -34,8 +34,7 @@ class Killed(BaseException):
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("data") / "synth-kinetics"
-    generate("synth-kinetics", root, SynthConfig(num_classes=4, train_per_class=6, val_per_class=3, frames=8,
-                                                 width=64, height=48, seed=2))
+    tiny_kinetics_set(root, train_per_class=6, val_per_class=3, seed=2)
     return root
 
 
@@ -242,8 +241,7 @@ def test_bad_files_are_one_line_errors(data_root, tmp_path, monkeypatch):
 
     # resuming on data with another class count (data_root is run-neutral: a moved copy of the same dataset)
     other = tmp_path / "three-classes"
-    generate("synth-kinetics", other, SynthConfig(num_classes=3, train_per_class=6, val_per_class=2, frames=8,
-                                                  width=64, height=48, seed=2))
+    tiny_kinetics_set(other, num_classes=3, train_per_class=6, val_per_class=2, seed=2)
     run_dir = tmp_path / "run"
     with monkeypatch.context() as patch:
         _kill_at(patch, trainer, "lr_at", 5)  # killed in epoch 2

@@ -7,18 +7,17 @@ import nbformat
 import pytest
 import yaml
 
-from actionbook.data import SynthConfig, generate
 from actionbook.errors import ConfigError
 from actionbook.notebook import train_defaults
 from actionbook.runner import run_batch
 from actionbook.runs import read_metrics, read_record, runner_state
+from conftest import tiny_kinetics_set
 
 
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("data") / "synth-kinetics"
-    generate("synth-kinetics", root, SynthConfig(num_classes=4, train_per_class=2, val_per_class=1, frames=8,
-                                                 width=64, height=48, seed=4))
+    tiny_kinetics_set(root, train_per_class=2, val_per_class=1, seed=4)
     return root
 
 

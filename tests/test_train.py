@@ -13,21 +13,20 @@ import pytest
 import torch
 import yaml
 
-from actionbook.data import SynthConfig, generate
 from actionbook.errors import ConfigError
 from actionbook.experiment import Experiment
 from actionbook.runs import read_record
 from actionbook.train import TrainingFailed, train
 from actionbook.train.evaluate import classification_metrics, view_logits
 from actionbook.train.optim import build_optimizer, lr_at
+from conftest import tiny_kinetics_set
 
 
 @pytest.fixture(scope="module")
 def tiny_kinetics(tmp_path_factory) -> Path:
     """A small synth-kinetics: 4 appearance classes, 12 training and 12 validation clips each, 8 frames."""
     root = tmp_path_factory.mktemp("data") / "synth-kinetics"
-    generate("synth-kinetics", root, SynthConfig(num_classes=4, train_per_class=12, val_per_class=12, frames=8,
-                                                 width=64, height=48, seed=1))
+    tiny_kinetics_set(root, train_per_class=12, val_per_class=12, seed=1)
     return root
 
 
