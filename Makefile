@@ -3,9 +3,11 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-# OpenMP threads sleep instead of spinning while they wait (for every command below, before torch loads): spinning
-# threads made a training step 10x slower whenever another process was busy (issue 19, measure/fastpath.py).
-export OMP_WAIT_POLICY ?= PASSIVE
+# How OpenMP's threads wait, for every command below, before torch loads: 1,000 spins, then sleep (lib/actionbook/
+# openmp.py; importing actionbook sets the same). A wait the user sets (OMP_WAIT_POLICY or GOMP_SPINCOUNT) wins.
+ifeq ($(origin OMP_WAIT_POLICY)$(origin GOMP_SPINCOUNT),undefinedundefined)
+export GOMP_SPINCOUNT := 1000
+endif
 
 .PHONY: setup test test-slow gpu-check book book-html book-check lab clean
 

@@ -1,13 +1,10 @@
 """Shared test set-up: the shared seeds folder beside the project, and a small data root per session."""
 
-import os
 from pathlib import Path
 
 import pytest
 
-# OpenMP threads sleep instead of spinning while they wait (measure/fastpath.py PROCESS_ENV), set before any test
-# loads torch: spinning threads on a busy machine made steps 4-7x slower (issue 19).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import actionbook  # noqa: F401  (how OpenMP's threads wait, `actionbook.openmp`, set before any test loads torch)
 
 PROJECT = Path(__file__).resolve().parents[1]
 SHARED_SEEDS = PROJECT.parent / "shared" / "seeds"

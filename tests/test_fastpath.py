@@ -5,6 +5,9 @@ steps equal the loop's, and the trainer's choices (channels_last by family, thre
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +22,7 @@ from actionbook.measure.flops import model_complexity
 from actionbook.models import build_model
 from actionbook.models.conv import FastConv2d, FastConv3d, trim_padding_taps
 from actionbook.models.tam import TAM
+from actionbook.openmp import OPENMP_DEFAULTS, OPENMP_WAIT_VARIABLES, openmp_defaults, openmp_settings
 from actionbook.train import train, trainer
 from actionbook.train.optim import build_optimizer
 from conftest import tiny_kinetics_set
@@ -169,21 +173,42 @@ def test_threads_leave_a_core_per_worker(monkeypatch):
         torch.set_num_threads(previous)
 
 
-def test_step_benchmark_records_both_paths():
-    previous = torch.get_num_threads()
-    try:
-        (record,) = steps.run_steps(("tam_r18",), iters=1, warmup=0)
-    finally:
-        torch.set_num_threads(previous)
-        torch.set_flush_denormal(False)
-    assert record["paths"]["today"]["tam_formulation"] == "conv3d" and record["paths"]["fast"]["fused_optimizer"]
-    assert record["paths"]["fast"]["fast_convs"] and not record["paths"]["today"]["fast_convs"]
-    assert not record["paths"]["fast"]["channels_last"] and not record["paths"]["today"]["channels_last"]  # 32 px
-    assert record["speedup"] == pytest.approx(record["paths"]["today"]["time"]["median"]
-                                              / record["paths"]["fast"]["time"]["median"])
+def test_step_benchmark_runs_each_path_in_its_own_process_with_its_openmp_settings():
+    (record,) = steps.run_steps(("tam_r18",), iters=2, warmup=1)
+    today, fast = record["paths"]["today"], record["paths"]["fast"]
+    assert today["tam_formulation"] == "conv3d" and fast["fused_optimizer"]
+    assert fast["fast_convs"] and not today["fast_convs"]
+    assert not fast["channels_last"] and not today["channels_last"]  # 32 px
+    # each process started with its path's wait, whatever this process's environment says
+    assert today["process"]["threads"]["openmp"]["GOMP_SPINCOUNT"] == steps.LIBGOMP_DEFAULT["GOMP_SPINCOUNT"]
+    assert fast["process"]["threads"]["openmp"]["GOMP_SPINCOUNT"] == OPENMP_DEFAULTS["GOMP_SPINCOUNT"]
+    assert today["time"]["n"] == fast["time"]["n"] == 2 and today["time"]["skipped"] == 1
+    assert record["speedup"] == pytest.approx(today["time"]["median"] / fast["time"]["median"])
     assert set(record["load"]) == {"loadavg_before", "loadavg_after"} and record["flush_denormal"]
+
+
+def test_step_benchmark_rejects_bad_requests_before_starting_processes():
     with pytest.raises(ConfigError, match="iterations"):
         steps.run_steps(("tam_r18",), iters=0)
+    with pytest.raises(ConfigError, match="unknown model 'tam_r99'"):
+        steps.run_steps(("tam_r99",), iters=1)
+
+
+def test_openmp_defaults_give_way_to_the_users_settings():
+    assert openmp_defaults({}) == OPENMP_DEFAULTS
+    assert openmp_defaults({"OMP_WAIT_POLICY": "PASSIVE"}) == {}
+    assert openmp_defaults({"GOMP_SPINCOUNT": "0"}) == {}
+    assert openmp_settings({"GOMP_SPINCOUNT": "1000"}) == {"OMP_WAIT_POLICY": "unset", "GOMP_SPINCOUNT": "1000"}
+
+
+def test_importing_actionbook_sets_the_wait_before_torch_loads(tmp_path):
+    code = "import os, actionbook, torch; print(os.environ.get('GOMP_SPINCOUNT'), os.environ.get('OMP_WAIT_POLICY'))"
+    env = {k: v for k, v in os.environ.items() if k not in OPENMP_WAIT_VARIABLES}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == [OPENMP_DEFAULTS["GOMP_SPINCOUNT"], "None"]
+    out = subprocess.run([sys.executable, "-c", code], env=env | {"OMP_WAIT_POLICY": "PASSIVE"},
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["None", "PASSIVE"]
 
 
 # ---- the trainer ------------------------------------------------------------------------------------------------

@@ -2,10 +2,10 @@
 
 import os
 
-# OpenMP threads that busy-wait for a descheduled sibling turn a 0.3 s training step into seconds whenever another
-# process shares the cores (measured: a tsn_r18 step, median 5.7 s with the default wait policy, 0.26 s with
-# PASSIVE, beside one busy process on 2 cores). It must be set before torch loads its OpenMP runtime: importing
-# actionbook first does that; a value set by the user wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+from actionbook.openmp import openmp_defaults
+
+# How OpenMP threads wait (`actionbook.openmp`): it must be set before torch loads its OpenMP runtime, which
+# importing actionbook first does; a value set by the user wins.
+os.environ.update(openmp_defaults(os.environ))
 
 __version__ = "0.1.0"

@@ -38,7 +38,7 @@ import actionbook
 from actionbook import paths, runs
 from actionbook.errors import ConfigError
 from actionbook.experiment import Experiment, read_params, unknown_names_message
-from actionbook.measure.fastpath import PROCESS_ENV
+from actionbook.openmp import openmp_defaults
 from actionbook.train import train
 
 NOTEBOOKS = ("train", "benchmark", "evaluate", "model_zoo")
@@ -216,9 +216,9 @@ def _train_in_process(notebook: Path, parameters: dict, run_dir: Path) -> str | 
 @contextlib.contextmanager
 def _kernel_environment():
     """What the kernels started meanwhile inherit: UNATTENDED_ENV=1 (nobody watches them: no live plotting) and the
-    OpenMP settings torch must find when it loads (`fastpath.PROCESS_ENV`), unless the caller set them."""
+    OpenMP settings torch must find when it loads (`actionbook.openmp`), unless the caller set them."""
     saved = dict(os.environ)
-    os.environ.update({**PROCESS_ENV, **os.environ, UNATTENDED_ENV: "1"})
+    os.environ.update({**openmp_defaults(os.environ), UNATTENDED_ENV: "1"})
     try:
         yield
     finally:

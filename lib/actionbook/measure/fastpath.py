@@ -1,5 +1,6 @@
 """The CPU fast path, decided once for the trainer and the benchmarks: channels_last by model family, fused
-optimiser steps, and a thread policy that does not oversubscribe the cores.
+optimiser steps, and a thread policy that does not oversubscribe the cores (how the threads wait between parallel
+regions is set before torch loads: `actionbook.openmp`).
 
 Each choice was measured on the 2-core machines this project runs on (issue 19; `actionbook bench --steps`
 repeats the step measurement): channels_last speeds up the 2D families at 112 px and more (tsn_r50 at 112 px:
@@ -17,10 +18,8 @@ import torch
 from torch import nn
 
 from actionbook.models import model_entry
+from actionbook.openmp import openmp_settings
 
-# For a process that has not loaded torch yet (a kernel, a torchrun worker): OpenMP threads sleep instead of
-# spinning while they wait (see `apply_thread_policy`).
-PROCESS_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
 # Families whose step is measured faster in channels_last on the CPU (the 2D ResNets fold time into the batch), from
 # this input size up.
 CHANNELS_LAST_FAMILIES = frozenset({"TSN", "TAM", "TSM"})
@@ -72,11 +71,9 @@ def loader_workers(requested: int, device: torch.device | str) -> int:
 
 
 def apply_thread_policy(workers: int = 0, processes: int = 1) -> dict:
-    """Set torch's intra-op threads for this process (`intra_op_threads`) and say what was set, with OpenMP's wait
-    policy: the run record and the speed records keep it. OpenMP threads that spin-wait (the default) while a
-    sibling is descheduled made a proxy step 4-7x slower on a busy 2-core machine; `OMP_WAIT_POLICY=PASSIVE`, which
-    must be in the environment before torch loads, removes that (issue 19)."""
+    """Set torch's intra-op threads for this process (`intra_op_threads`) and say what was set, with how OpenMP's
+    threads wait (`actionbook.openmp`): the run record and the speed records keep both."""
     threads = intra_op_threads(workers, processes)
     torch.set_num_threads(threads)
     return {"intra_op_threads": threads, "cores": cores(), "processes": processes, "loader_workers": workers,
-            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "unset (spin, then sleep)")}
+            "openmp": openmp_settings()}

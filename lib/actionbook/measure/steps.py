@@ -1,22 +1,31 @@
-"""The proxy-size training step of the four IBM families: today's path against the fast path, in one process.
+"""The proxy-size training step of the four IBM families: today's path against the fast path, interleaved.
 
 **today** is the step as the trainer ran it before issue 19: TAM as a literal Conv3d, every conv as declared,
-PyTorch's default AdamW (a per-parameter loop on the CPU), contiguous tensors. **fast** is the trainer's step now: TAM
-as a depthwise Conv2d (`models.tam`), the block convs in their cheaper exact form (`models.conv`: no taps that read
-only padding, (kt, 1, 1) kernels as Conv2d), fused AdamW, channels_last for the families where it is faster
-(`measure.fastpath`). Both paths
-train the same network from the same weights on one preloaded batch, interleaved round by round (`run_interleaved`),
-so a busy machine slows both alike; the ratio of medians is the result. Denormals are flushed to zero (a fixed
+PyTorch's default AdamW (a per-parameter loop on the CPU), contiguous tensors, and OpenMP's threads waiting as
+libgomp does when nothing is set (300,000 spins, then sleep). **fast** is the trainer's step now: TAM as a depthwise
+Conv2d (`models.tam`), the block convs in their cheaper exact form (`models.conv`: no taps that read only padding,
+(kt, 1, 1) kernels as Conv2d), fused AdamW, channels_last for the families where it is faster
+(`measure.fastpath`), and the threads' wait of `actionbook.openmp` (1,000 spins, then sleep).
+
+The wait is set when a process loads torch, so each path runs in a process of its own (`_PathProcess`), started
+with its path's OpenMP settings; both train the same networks from the same weights, each on its own preloaded
+batch. The parent asks for one step at a time, so one process is busy at a time: rounds run every (model, path)
+once, in an order that rotates from round to round, with a pause before each step longer than any spin the idle
+process's threads may still be in. The ratio of medians is the result. Denormals are flushed to zero (a fixed
 batch trained on repeatedly drives gradients subnormal, and one subnormal-heavy step can take 40x as long).
 
 `data_included` is the issue's acceptance check: a tam_r18 iteration of the fast path with its batches from a
 DataLoader over decoded video, against a bare torchvision ResNet-18 step on random tensors holding the same frames
-(64 frames of 32x32: batch 8 x 8 frames) with AdamW's defaults, also interleaved.
+(64 frames of 32x32: batch 8 x 8 frames) with AdamW's defaults, alternating in this process.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -31,18 +40,11 @@ from actionbook import data
 from actionbook.errors import ConfigError
 from actionbook.measure.fastpath import apply_thread_policy, channels_last_default
 from actionbook.measure.peaks import sync
-from actionbook.measure.speed import (
-    Runner,
-    SpeedOptions,
-    Workload,
-    loadavg,
-    run_interleaved,
-    summarize,
-    synthetic_batch,
-)
-from actionbook.models import build_model
+from actionbook.measure.speed import Runner, SpeedOptions, Workload, loadavg, summarize, synthetic_batch
+from actionbook.models import build_model, model_entry
 from actionbook.models.conv import FastConv2d, FastConv3d
 from actionbook.models.tam import TAM
+from actionbook.openmp import OPENMP_DEFAULTS, OPENMP_WAIT_VARIABLES
 
 STEPS_SCHEMA = "actionbook-speed-steps/1"
 STEP_MODELS = ("tsn_r18", "tam_r18", "i3d_r18", "s3d_r18")
@@ -50,22 +52,29 @@ PROXY_SHAPE = (8, 3, 8, 32, 32)  # the proxy study's batch: 8 clips x 8 frames o
 PROXY_CLASSES = 4
 PROXY_ADAMW = {"lr": 5e-4, "weight_decay": 5e-4}  # the proxy recipe's optimiser (its speed does not depend on them)
 DEFAULT_ITERS, DEFAULT_WARMUP = 30, 3
+# libgomp's wait when neither OMP_WAIT_POLICY nor GOMP_SPINCOUNT is set: what the trainer ran with before issue 19
+LIBGOMP_DEFAULT = {"GOMP_SPINCOUNT": "300000"}
+SETTLE_S = 0.02  # the pause before each timed step: 300,000 spins take about 3 ms
 
 
 @dataclass(frozen=True)
 class StepPath:
-    """How a step runs: TAM's formulation, the block convs' form, the fused optimiser, channels_last by family."""
+    """How a step runs: TAM's formulation, the block convs' form, the fused optimiser, channels_last by family, and
+    the OpenMP settings its process starts with."""
 
     name: str
     tam_formulation: str
     fast_convs: bool
     fused_optimizer: bool
     family_channels_last: bool
+    openmp: dict
 
 
 TODAY = StepPath("today", tam_formulation="conv3d", fast_convs=False, fused_optimizer=False,
-                 family_channels_last=False)
-FAST = StepPath("fast", tam_formulation="conv2d", fast_convs=True, fused_optimizer=True, family_channels_last=True)
+                 family_channels_last=False, openmp=LIBGOMP_DEFAULT)
+FAST = StepPath("fast", tam_formulation="conv2d", fast_convs=True, fused_optimizer=True, family_channels_last=True,
+                openmp=OPENMP_DEFAULTS)
+PATHS = {path.name: path for path in (TODAY, FAST)}
 
 
 def set_formulation(model: nn.Module, path: StepPath) -> None:
@@ -98,29 +107,109 @@ def _seeded_model(name: str, workload: Workload) -> nn.Module:
     return build_model(name, num_classes=workload.num_classes, frames=workload.shape[2])
 
 
-def run_steps(models: tuple[str, ...] = STEP_MODELS, iters: int = DEFAULT_ITERS, warmup: int = DEFAULT_WARMUP,
-              progress: Callable[[str], None] | None = None) -> list[dict]:
-    """One record per model: today's and the fast path's step times (interleaved), their medians' ratio."""
-    if iters < 1 or warmup < 0:
-        raise ConfigError(f"iterations must be >= 1 and warm-up >= 0, got {iters} and {warmup}")
+class _PathProcess:
+    """One path's models in a Python process of their own, started with the path's OpenMP settings (whatever the
+    caller's environment says about them): built and warmed up at start, then one timed step per request."""
+
+    def __init__(self, path: StepPath, models: tuple[str, ...], warmup: int):
+        env = {k: v for k, v in os.environ.items() if k not in OPENMP_WAIT_VARIABLES} | path.openmp
+        self.path = path
+        self.process = subprocess.Popen([sys.executable, "-m", __name__, path.name, str(warmup), *models],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        self.setup = self._reply()
+
+    def _reply(self) -> dict:
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the {self.path.name} path's step process exited with {self.process.wait()}")
+        return json.loads(line)
+
+    def step(self, model: str) -> float:
+        self.process.stdin.write(model + "\n")
+        self.process.stdin.flush()
+        return self._reply()["seconds"]
+
+    def close(self) -> None:
+        if self.process.stdin:
+            self.process.stdin.close()
+        self.process.wait()
+
+
+def _serve(path_name: str, warmup: int, models: list[str]) -> None:
+    """The step process: build and warm up `models` on the path, say so (setup and warm-up times, one JSON line),
+    then answer each model name read from stdin with one timed step."""
+    path = PATHS[path_name]
     setup = _benchmark_setup()
-    before = loadavg()
-    runners = []
+    runners = {}
     for model in models:
         workload = Workload.for_model(model, PROXY_SHAPE, PROXY_CLASSES)
-        runners += [StepRunner(model, TODAY, workload), StepRunner(model, FAST, workload)]
-    batch = synthetic_batch(runners[0].workload)
-    run_interleaved(runners, batch, warmup, iters, progress)
+        runner = StepRunner(model, path, workload)
+        runner.build()
+        clips, labels = synthetic_batch(workload)
+        x = runner.adapt_input(workload.model_input(clips))
+        for _ in range(warmup):
+            t0 = time.perf_counter()
+            runner.step(x, labels)
+            runner.warmup_times.append(time.perf_counter() - t0)
+        runners[model] = (runner, x, labels)
+    _send({**setup, "channels_last": {m: r.options.channels_last for m, (r, _, _) in runners.items()},
+           "warmup_times": {m: r.warmup_times for m, (r, _, _) in runners.items()}})
+    for line in sys.stdin:
+        runner, x, labels = runners[line.strip()]
+        t0 = time.perf_counter()
+        runner.step(x, labels)
+        _send({"seconds": time.perf_counter() - t0})
+
+
+def _send(message: dict) -> None:
+    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.flush()
+
+
+def run_steps(models: tuple[str, ...] = STEP_MODELS, iters: int = DEFAULT_ITERS, warmup: int = DEFAULT_WARMUP,
+              progress: Callable[[str], None] | None = None) -> list[dict]:
+    """One record per model: today's and the fast path's step times (interleaved rounds, each path in its own
+    process), their medians' ratio."""
+    if iters < 1 or warmup < 0:
+        raise ConfigError(f"iterations must be >= 1 and warm-up >= 0, got {iters} and {warmup}")
+    for model in models:
+        model_entry(model)  # an unknown name fails here, with the valid ones
+    say = progress or (lambda _msg: None)
+    before = loadavg()
+    processes = {}
+    try:
+        for path in (TODAY, FAST):  # one after the other: building and warming up are not timed, but stay alone
+            say(f"build + warm-up {', '.join(models)} on the {path.name} path ({path.openmp})")
+            processes[path.name] = _PathProcess(path, models, warmup)
+        pairs = [(model, path) for model in models for path in (TODAY, FAST)]
+        times: dict[tuple[str, str], list[float]] = {(m, p.name): [] for m, p in pairs}
+        for i in range(iters):
+            shift = i % len(pairs)
+            for model, path in pairs[shift:] + pairs[:shift]:
+                time.sleep(SETTLE_S)
+                times[model, path.name].append(processes[path.name].step(model))
+    finally:
+        for process in processes.values():
+            process.close()
     after = loadavg()
     records = []
-    for today, fast in zip(runners[::2], runners[1::2]):
-        t, f = today.time_stats(), fast.time_stats()
+    for model in models:
+        paths = {}
+        for path in (TODAY, FAST):
+            setup = processes[path.name].setup
+            warm = setup["warmup_times"][model]
+            paths[path.name] = {**asdict(path), "channels_last": setup["channels_last"][model],
+                                "process": {k: setup[k] for k in ("threads", "flush_denormal", "torch")},
+                                "time": summarize(warm + times[model, path.name], skip=len(warm))}
+        fast_setup = processes[FAST.name].setup
         records.append({
-            "schema": STEPS_SCHEMA, "kind": "step", "model": today.model_name, **setup,
-            "protocol": _protocol(iters, warmup, "compute only: one preloaded batch, the two paths interleaved"),
-            "paths": {"today": {**asdict(TODAY), "channels_last": today.options.channels_last, "time": t},
-                      "fast": {**asdict(FAST), "channels_last": fast.options.channels_last, "time": f}},
-            "speedup": t["median"] / f["median"],
+            "schema": STEPS_SCHEMA, "kind": "step", "model": model,
+            **{k: fast_setup[k] for k in ("threads", "flush_denormal", "measured", "torch")},
+            "protocol": _protocol(iters, warmup, "compute only: one preloaded batch; each path in a process of its "
+                                                 "own, started with its OpenMP settings; one step at a time, "
+                                                 f"rounds interleaved, {SETTLE_S * 1e3:.0f} ms pause before each"),
+            "paths": paths,
+            "speedup": paths["today"]["time"]["median"] / paths["fast"]["time"]["median"],
             "load": {"loadavg_before": before, "loadavg_after": after}})
     return records
 
@@ -209,3 +298,7 @@ def _protocol(iters: int, warmup: int, what: str) -> dict:
 
 def record_file_name(record: dict) -> str:
     return f"{record['kind']}.{record['model']}.json"
+
+
+if __name__ == "__main__":
+    _serve(sys.argv[1], int(sys.argv[2]), sys.argv[3:])

@@ -48,6 +48,7 @@ from actionbook.measure.speed import (
     training_flops,
     write_records,
 )
+from actionbook.openmp import openmp_settings
 from actionbook.paths import speed_records_dir
 from actionbook.studies.mmaction.cases import DEFAULTS, PUBLISHED_WARMUP, BenchCase, bench_case, device_type
 from actionbook.studies.mmaction.peers import (
@@ -164,7 +165,7 @@ def run_bench(plan: BenchPlan, progress: Callable[[str], None] | None = print) -
                              (("pytorchvideo", "pytorchvideo"), ("mmaction2", "mmaction"), ("mmcv", "mmcv"),
                               ("mmengine", "mmengine"))})
     prov["threads"] = torch.get_num_threads()
-    prov["omp_wait_policy"] = os.environ.get("OMP_WAIT_POLICY", "unset (spin, then sleep)")
+    prov["openmp"] = openmp_settings()
     # a batch trained on again and again drives gradients subnormal: one such step took 42 s instead of 1 s (issue 19)
     torch.set_flush_denormal(True)
     prov["flush_denormal"] = True

@@ -31,11 +31,13 @@ slowonly_8x8, r2plus1d_32x2, r2plus1d_8x8), MMAction2 config names, 'seed' (the 
 
 defaults: on a GPU the published batch per GPU at 224x224, 50 warm-up iterations skipped, 50 measured, 4 loader
 workers; on the CPU batch 1 at 64x64, 3 skipped, 30 measured, 1 worker (a CPU-scale run: records say so).
-Denormals are flushed to zero; set OMP_WAIT_POLICY=PASSIVE in the environment on a shared machine.
+Denormals are flushed to zero. OpenMP threads spin 1,000 times, then sleep (GOMP_SPINCOUNT=1000, unless the
+environment sets OMP_WAIT_POLICY or GOMP_SPINCOUNT; records keep the setting).
 
 --steps: the proxy-size training step (batch 8 x 8 frames of 32x32, AdamW) of tsn_r18, tam_r18, i3d_r18 and
-s3d_r18, the path before issue 19 against the fast path, interleaved (30 measured rounds by default), plus the
-acceptance check (tam_r18 with data against a bare torchvision ResNet-18 step); records under --steps-out.
+s3d_r18, the path before issue 19 against the fast path, each in a process of its own started with its OpenMP
+settings, one step at a time, rounds interleaved (30 measured by default), plus the acceptance check (tam_r18
+with data against a bare torchvision ResNet-18 step); records under --steps-out.
 
 --compare measures the same network from torchvision, pytorchvideo and MMAction2 where installed. MMAction2
 1.2.0 does not install into the project environment (it needs mmcv and mmengine); a side install works:
@@ -49,7 +51,7 @@ examples:
   actionbook bench tsn slowonly_4x16 --options      # bf16, channels-last, torch.compile (cuDNN benchmark: GPU)
   actionbook bench all --device cuda --compare --options
   actionbook bench --table                          # print the tables of the records under --out
-  OMP_WAIT_POLICY=PASSIVE actionbook bench --steps  # today's step against the fast path, about 4 min on 2 cores
+  actionbook bench --steps                          # today's step against the fast path, about 2 min on 2 cores
 """
 
 

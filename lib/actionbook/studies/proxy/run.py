@@ -18,6 +18,7 @@ import torch
 
 from actionbook import paths, runs
 from actionbook.errors import ConfigError
+from actionbook.openmp import openmp_settings
 from actionbook.runner import notebook_path, plan, run_batch
 from actionbook.studies.proxy.grid import ensure_data, pretrained_weights
 from actionbook.studies.proxy.params import profile_files
@@ -77,7 +78,7 @@ def run_profile(profile: str, runs_dir: str | Path | None = None, keep_checkpoin
         "run_s": {r.name: r.seconds for r in results},
         "load_before": [round(x, 2) for x in load_before], "load_after": [round(x, 2) for x in os.getloadavg()],
         "cpu_count": os.cpu_count(), "in_process": in_process,
-        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "unset (spin, then sleep)"),
+        "openmp": openmp_settings(),
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     if summary["completed"]:  # a pass that only skipped measured nothing: keep the earlier record
