@@ -184,6 +184,10 @@ def test_step_benchmark_runs_each_path_in_its_own_process_with_its_openmp_settin
     assert fast["process"]["threads"]["openmp"]["GOMP_SPINCOUNT"] == OPENMP_DEFAULTS["GOMP_SPINCOUNT"]
     assert today["time"]["n"] == fast["time"]["n"] == 2 and today["time"]["skipped"] == 1
     assert record["speedup"] == pytest.approx(today["time"]["median"] / fast["time"]["median"])
+    # the third path splits the speed-up: today's kernels with the fast path's wait
+    middle = record["paths"]["today_fast_wait"]
+    assert middle["tam_formulation"] == "conv3d" and middle["openmp"] == fast["openmp"]
+    assert record["speedup_from_wait"] * record["speedup_from_kernels"] == pytest.approx(record["speedup"])
     assert set(record["load"]) == {"loadavg_before", "loadavg_after"} and record["flush_denormal"]
 
 

@@ -5,7 +5,9 @@ PyTorch's default AdamW (a per-parameter loop on the CPU), contiguous tensors, a
 libgomp does when nothing is set (300,000 spins, then sleep). **fast** is the trainer's step now: TAM as a depthwise
 Conv2d (`models.tam`), the block convs in their cheaper exact form (`models.conv`: no taps that read only padding,
 (kt, 1, 1) kernels as Conv2d), fused AdamW, channels_last for the families where it is faster
-(`measure.fastpath`), and the threads' wait of `actionbook.openmp` (1,000 spins, then sleep).
+(`measure.fastpath`), and the threads' wait of `actionbook.openmp` (1,000 spins, then sleep). **today_fast_wait**
+is today's step with the fast path's wait: today / today_fast_wait is what the wait brings, today_fast_wait / fast
+what the kernels and the optimizer bring.
 
 The wait is set when a process loads torch, so each path runs in a process of its own (`_PathProcess`), started
 with its path's OpenMP settings; both train the same networks from the same weights, each on its own preloaded
@@ -74,7 +76,10 @@ TODAY = StepPath("today", tam_formulation="conv3d", fast_convs=False, fused_opti
                  family_channels_last=False, openmp=LIBGOMP_DEFAULT)
 FAST = StepPath("fast", tam_formulation="conv2d", fast_convs=True, fused_optimizer=True, family_channels_last=True,
                 openmp=OPENMP_DEFAULTS)
-PATHS = {path.name: path for path in (TODAY, FAST)}
+# today's kernels and optimizer with the fast path's wait: splits the speed-up into what each part brings
+TODAY_FAST_WAIT = StepPath("today_fast_wait", tam_formulation="conv3d", fast_convs=False, fused_optimizer=False,
+                           family_channels_last=False, openmp=OPENMP_DEFAULTS)
+PATHS = {path.name: path for path in (TODAY, TODAY_FAST_WAIT, FAST)}
 
 
 def set_formulation(model: nn.Module, path: StepPath) -> None:
@@ -161,6 +166,10 @@ def _serve(path_name: str, warmup: int, models: list[str]) -> None:
         _send({"seconds": time.perf_counter() - t0})
 
 
+def _ratio(paths: dict, slower: str, faster: str) -> float:
+    return paths[slower]["time"]["median"] / paths[faster]["time"]["median"]
+
+
 def _send(message: dict) -> None:
     sys.stdout.write(json.dumps(message) + "\n")
     sys.stdout.flush()
@@ -168,8 +177,8 @@ def _send(message: dict) -> None:
 
 def run_steps(models: tuple[str, ...] = STEP_MODELS, iters: int = DEFAULT_ITERS, warmup: int = DEFAULT_WARMUP,
               progress: Callable[[str], None] | None = None) -> list[dict]:
-    """One record per model: today's and the fast path's step times (interleaved rounds, each path in its own
-    process), their medians' ratio."""
+    """One record per model: the step times of the three paths (interleaved rounds, each path in its own process)
+    and the ratios of their medians."""
     if iters < 1 or warmup < 0:
         raise ConfigError(f"iterations must be >= 1 and warm-up >= 0, got {iters} and {warmup}")
     for model in models:
@@ -178,10 +187,10 @@ def run_steps(models: tuple[str, ...] = STEP_MODELS, iters: int = DEFAULT_ITERS,
     before = loadavg()
     processes = {}
     try:
-        for path in (TODAY, FAST):  # one after the other: building and warming up are not timed, but stay alone
+        for path in PATHS.values():  # one after the other: building and warming up are not timed, but stay alone
             say(f"build + warm-up {', '.join(models)} on the {path.name} path ({path.openmp})")
             processes[path.name] = _PathProcess(path, models, warmup)
-        pairs = [(model, path) for model in models for path in (TODAY, FAST)]
+        pairs = [(model, path) for model in models for path in PATHS.values()]
         times: dict[tuple[str, str], list[float]] = {(m, p.name): [] for m, p in pairs}
         for i in range(iters):
             shift = i % len(pairs)
@@ -195,7 +204,7 @@ def run_steps(models: tuple[str, ...] = STEP_MODELS, iters: int = DEFAULT_ITERS,
     records = []
     for model in models:
         paths = {}
-        for path in (TODAY, FAST):
+        for path in PATHS.values():
             setup = processes[path.name].setup
             warm = setup["warmup_times"][model]
             paths[path.name] = {**asdict(path), "channels_last": setup["channels_last"][model],
@@ -209,7 +218,9 @@ def run_steps(models: tuple[str, ...] = STEP_MODELS, iters: int = DEFAULT_ITERS,
                                                  "own, started with its OpenMP settings; one step at a time, "
                                                  f"rounds interleaved, {SETTLE_S * 1e3:.0f} ms pause before each"),
             "paths": paths,
-            "speedup": paths["today"]["time"]["median"] / paths["fast"]["time"]["median"],
+            "speedup": _ratio(paths, "today", "fast"),
+            "speedup_from_wait": _ratio(paths, "today", "today_fast_wait"),
+            "speedup_from_kernels": _ratio(paths, "today_fast_wait", "fast"),
             "load": {"loadavg_before": before, "loadavg_after": after}})
     return records
 
