@@ -48,7 +48,7 @@ from .synth_classes import (
 )
 from .writers import write_frame_folder, write_video
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: H.264 files are byte-reproducible (x264 without mbtree, `writers`)
 MANIFEST = "synth.json"
 
 

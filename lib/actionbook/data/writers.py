@@ -1,8 +1,9 @@
 """Writers: uint8 frames (T, H, W, 3) to a video file (PyAV) or to a JPEG frame folder (Pillow).
 
 Used by the synthetic datasets, the loader benchmark (which needs the same clips as videos and as frames) and the
-tests. Encoders run single-threaded and the muxer bit-exact (no random ids, no dates), so that the same frames
-always give the same bytes.
+tests. Encoders run single-threaded, x264 without its macroblock tree (with it, the same frames gave 2-6 different
+files in 12 encodings: its SIMD path is not deterministic here; `asm=0` fixed it too, at a larger cost), and the
+muxer bit-exact (no random ids, no dates), so that the same frames always give the same bytes.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from .readers import FRAME_TEMPLATE
 
 # container suffix -> (codec, encoder options); both keep every frame decodable on its own GOP of 12 frames
 CODECS = {
-    ".mp4": ("libx264", {"preset": "veryfast", "crf": "18", "threads": "1"}),
+    ".mp4": ("libx264", {"preset": "veryfast", "crf": "18", "threads": "1", "x264-params": "mbtree=0"}),
     ".webm": ("libvpx-vp9", {"deadline": "realtime", "cpu-used": "8", "crf": "24", "b": "0", "threads": "1"}),
 }
 GOP = 12

@@ -315,8 +315,9 @@ def published_seed_cases() -> pd.DataFrame:
 
 
 def steps_markdown(folder: str | Path | None = None) -> str:
-    """The proxy-size training steps of the four IBM families, the path before the fast path against it (one
-    interleaved run, `actionbook bench --steps`), and the tam_r18-with-data check, from `<book>/records/speed-steps`."""
+    """The proxy-size training steps of the four IBM families, the path before the fast path against it and the
+    split of the speed-up (one interleaved run, `actionbook bench --steps`), and the tam_r18-with-data check, from
+    `<book>/records/speed-steps`."""
     folder = Path(folder) if folder is not None else speed_records_dir().parent / "speed-steps"
     records = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
     steps = [r for r in records if r.get("kind") == "step"]
@@ -326,8 +327,10 @@ def steps_markdown(folder: str | Path | None = None) -> str:
     for r in steps:
         times = {name: path["time"]["median"] for name, path in r["paths"].items()}
         load = r.get("load") or {}
+        split = {"From the wait": f"{r['speedup_from_wait']:.2f}x",
+                 "From kernels and optimizer": f"{r['speedup_from_kernels']:.2f}x"}
         rows.append({"Model": f"`{r['model']}`", "Before (s/step)": f"{times['today']:.3f}",
-                     "Fast path (s/step)": f"{times['fast']:.3f}", "Speed-up": f"{r['speedup']:.2f}x",
+                     "Fast path (s/step)": f"{times['fast']:.3f}", "Speed-up": f"{r['speedup']:.2f}x", **split,
                      "Iterations": r["protocol"]["iters"], "Threads": r["threads"]["intra_op_threads"],
                      "Load before / after": f"{(load.get('loadavg_before') or ['-'])[0]} / "
                                             f"{(load.get('loadavg_after') or ['-'])[0]}",
