@@ -169,10 +169,10 @@ class Profile:
 PROFILES: dict[str, Profile] = {
     "default": Profile(
         "default", backbones=("resnet-18",), families=FAMILIES, pooling=("none",), frames=(4,),
-        seeds=(0, 1, 2, 3, 4), epochs=4, pretrain_epochs=10, more_frames=(8,), more_frames_families=("TSN", "TAM"),
+        seeds=(0, 1, 2, 3, 4), epochs=6, pretrain_epochs=10, more_frames=(8,), more_frames_families=("TSN", "TAM"),
         more_frames_seeds=(0, 1, 2),
-        description="the four families on ResNet-18 from the synth-images backbone, 4 frames, 5 seeds, 4 epochs "
-                    "(100 steps), on both synthetic sets, and TSN and TAM at 8 frames on synth-something with 3 "
+        description="the four families on ResNet-18 from the synth-images backbone, 4 frames, 5 seeds, 6 epochs "
+                    "(150 steps), on both synthetic sets, and TSN and TAM at 8 frames on synth-something with 3 "
                     "seeds (46 runs and the pretraining): what `make book` runs"),
     "full": Profile(
         "full", backbones=("resnet-18",), families=FAMILIES, pooling=("none", "max"), frames=(8, 16),
