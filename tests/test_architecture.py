@@ -10,9 +10,9 @@ import actionbook
 
 PACKAGE = Path(actionbook.__file__).parent
 # lower number = lower floor; a module may import its own floor and the floors below it
-FLOORS = {"errors": 0, "openmp": 0, "paths": 0, "runs": 0, "data": 1, "models": 1, "measure": 2, "convert": 2, "experiment": 3,
-          "plan": 4, "train": 5, "runner": 6, "report": 7, "studies": 8, "live": 9, "notebook": 9, "cli": 9,
-          "compare": 9, "gpu_check": 9}
+FLOORS = {"errors": 0, "openmp": 0, "paths": 0, "runs": 0, "data": 1, "models": 1, "measure": 2, "convert": 2,
+          "experiment": 3, "plan": 4, "train": 5, "runner": 6, "report": 7, "studies": 8, "live": 9, "notebook": 9,
+          "cli": 9, "compare": 9, "gpu_check": 9}
 CORE = max(FLOORS["runner"], FLOORS["train"])
 MODULES = sorted(p for p in PACKAGE.rglob("*.py") if "__pycache__" not in p.parts)
 
