@@ -5,6 +5,7 @@ steps equal the loop's, and the trainer's choices (channels_last by family, thre
 
 from __future__ import annotations
 
+import copy
 import os
 import subprocess
 import sys
@@ -94,6 +95,33 @@ def test_fast_convs_equal_the_declared_conv(conv, shape, layout):
         results.append([y.detach(), xi.grad, conv.weight.grad])
     for a, b in zip(*results):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("model", ["tsn_r18", "s3d_r18"])
+def test_the_stem_runs_channels_last_and_computes_what_it_declares(model):
+    """The fast stem sees its input channels_last and hands the blocks contiguous maps; against the network in
+    float64, its outputs and gradients are as close as the plain stem's (the two differ only in rounding; a
+    network's gradients through batch norm carry rounding far, so each is held against the exact values)."""
+    torch.manual_seed(0)
+    net = build_model(model, num_classes=3, frames=4, dropout=0.0)
+    x = torch.randn(2, 3, 4, 64, 64)
+    seen = []
+
+    def run(network: nn.Module, clips: torch.Tensor, fast: bool) -> list[torch.Tensor]:
+        network.fast_stem = fast
+        network.zero_grad(set_to_none=True)
+        y = network(clips)
+        (y * torch.linspace(-1, 1, y.numel(), dtype=y.dtype).view_as(y)).sum().backward()
+        return [t.detach().double() for t in (y, network.conv1.weight.grad, network.layer1[0].conv1.weight.grad)]
+
+    exact = run(copy.deepcopy(net).double(), x.double(), fast=False)
+    net.conv1.register_forward_hook(lambda _m, i, _o: seen.append(i[0].is_contiguous()))
+    net.layer1.register_forward_hook(lambda _m, i, _o: seen.append(i[0].is_contiguous()))
+    fast, plain = run(net, x, fast=True), run(net, x, fast=False)
+    assert seen == [False, True, True, True]  # fast: conv1 channels_last, layer1 contiguous; plain: both contiguous
+    for f, p, e in zip(fast, plain, exact):
+        error = {name: ((t - e).norm() / e.norm()).item() for name, t in (("fast", f), ("plain", p))}
+        assert error["fast"] <= 2 * error["plain"] + 1e-6, error
 
 
 def test_trimming_keeps_the_declared_kernel_where_the_map_is_larger():
@@ -188,6 +216,10 @@ def test_step_benchmark_runs_each_path_in_its_own_process_with_its_openmp_settin
     middle = record["paths"]["today_fast_wait"]
     assert middle["tam_formulation"] == "conv3d" and middle["openmp"] == fast["openmp"]
     assert record["speedup_from_wait"] * record["speedup_from_kernels"] == pytest.approx(record["speedup"])
+    # each path's FLOP/s against the matmul peak measured in the same run
+    assert record["peaks"]["fp32"]["flops_per_s"] > 0 and record["flops"]["train_flops_per_iter"] > 0
+    assert fast["mfu"]["mfu"] == pytest.approx(
+        record["flops"]["train_flops_per_iter"] / fast["time"]["median"] / record["peaks"]["fp32"]["flops_per_s"])
     assert set(record["load"]) == {"loadavg_before", "loadavg_after"} and record["flush_denormal"]
 
 

@@ -1,13 +1,14 @@
 """The proxy-size training step of the four IBM families: today's path against the fast path, interleaved.
 
 **today** is the step as the trainer ran it before issue 19: TAM as a literal Conv3d, every conv as declared,
-PyTorch's default AdamW (a per-parameter loop on the CPU), contiguous tensors, and OpenMP's threads waiting as
-libgomp does when nothing is set (300,000 spins, then sleep). **fast** is the trainer's step now: TAM as a depthwise
-Conv2d (`models.tam`), the block convs in their cheaper exact form (`models.conv`: no taps that read only padding,
-(kt, 1, 1) kernels as Conv2d), fused AdamW, channels_last for the families where it is faster
-(`measure.fastpath`), and the threads' wait of `actionbook.openmp` (1,000 spins, then sleep). **today_fast_wait**
-is today's step with the fast path's wait: today / today_fast_wait is what the wait brings, today_fast_wait / fast
-what the kernels and the optimizer bring.
+PyTorch's default AdamW (a per-parameter loop on the CPU), contiguous tensors and OpenMP's threads waiting as libgomp
+does when nothing is set (300,000 spins, then sleep). **fast** is the trainer's step now: TAM as a depthwise Conv2d
+(`models.tam`), the convs in their cheaper exact form (`models.conv`: no taps that read only padding, (kt, 1, 1)
+kernels as Conv2d, the stem channels_last), fused AdamW, channels_last for the families where it is faster
+(`measure.fastpath`) and the threads' wait of `actionbook.openmp` (1,000 spins, then sleep). **today_fast_wait** is
+today's step with the fast path's wait: today / today_fast_wait is what the wait brings, today_fast_wait / fast what
+the kernels and the optimizer bring. Each record also holds every path's training FLOP/s (declared kernels) against
+this machine's fp32 matmul peak, measured in the same run: how much room is left.
 
 The wait is set when a process loads torch, so each path runs in a process of its own (`_PathProcess`), started
 with its path's OpenMP settings; both train the same networks from the same weights, each on its own preloaded
@@ -30,7 +31,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from functools import partial
 
@@ -41,10 +42,21 @@ from torch import nn
 from actionbook import data
 from actionbook.errors import ConfigError
 from actionbook.measure.fastpath import apply_thread_policy, channels_last_default
-from actionbook.measure.peaks import sync
-from actionbook.measure.speed import Runner, SpeedOptions, Workload, loadavg, summarize, synthetic_batch
+from actionbook.measure.peaks import matmul_peak, sync
+from actionbook.measure.speed import (
+    Runner,
+    SpeedOptions,
+    Workload,
+    loadavg,
+    mfu,
+    summarize,
+    synthetic_batch,
+    training_flops,
+)
 from actionbook.models import build_model, model_entry
 from actionbook.models.conv import FastConv2d, FastConv3d
+from actionbook.models.resnet2d import ResNet2d
+from actionbook.models.resnet3d import ResNet3d
 from actionbook.models.tam import TAM
 from actionbook.openmp import OPENMP_DEFAULTS, OPENMP_WAIT_VARIABLES
 
@@ -61,8 +73,8 @@ SETTLE_S = 0.02  # the pause before each timed step: 300,000 spins take about 3 
 
 @dataclass(frozen=True)
 class StepPath:
-    """How a step runs: TAM's formulation, the block convs' form, the fused optimiser, channels_last by family, and
-    the OpenMP settings its process starts with."""
+    """How a step runs: TAM's formulation, the convs' form, the fused optimiser, channels_last by family, and the
+    OpenMP settings its process starts with."""
 
     name: str
     tam_formulation: str
@@ -77,18 +89,19 @@ TODAY = StepPath("today", tam_formulation="conv3d", fast_convs=False, fused_opti
 FAST = StepPath("fast", tam_formulation="conv2d", fast_convs=True, fused_optimizer=True, family_channels_last=True,
                 openmp=OPENMP_DEFAULTS)
 # today's kernels and optimizer with the fast path's wait: splits the speed-up into what each part brings
-TODAY_FAST_WAIT = StepPath("today_fast_wait", tam_formulation="conv3d", fast_convs=False, fused_optimizer=False,
-                           family_channels_last=False, openmp=OPENMP_DEFAULTS)
+TODAY_FAST_WAIT = replace(TODAY, name="today_fast_wait", openmp=FAST.openmp)
 PATHS = {path.name: path for path in (TODAY, TODAY_FAST_WAIT, FAST)}
 
 
 def set_formulation(model: nn.Module, path: StepPath) -> None:
-    """TAM's formulation and the block convs' form, per module, as `path` says."""
+    """TAM's formulation and the convs' form (block convs, stem), per module, as `path` says."""
     for module in model.modules():
         if isinstance(module, TAM):
             module.formulation = path.tam_formulation
         elif isinstance(module, (FastConv2d, FastConv3d)):
             module.fast = path.fast_convs
+        elif isinstance(module, (ResNet2d, ResNet3d)):
+            module.fast_stem = path.fast_convs
 
 
 class StepRunner(Runner):
@@ -185,6 +198,8 @@ def run_steps(models: tuple[str, ...] = STEP_MODELS, iters: int = DEFAULT_ITERS,
         model_entry(model)  # an unknown name fails here, with the valid ones
     say = progress or (lambda _msg: None)
     before = loadavg()
+    say("measuring the fp32 matmul peak")
+    peaks = {"fp32": matmul_peak("cpu")}
     processes = {}
     try:
         for path in PATHS.values():  # one after the other: building and warming up are not timed, but stay alone
@@ -203,13 +218,17 @@ def run_steps(models: tuple[str, ...] = STEP_MODELS, iters: int = DEFAULT_ITERS,
     after = loadavg()
     records = []
     for model in models:
+        with torch.device("meta"):
+            flops = training_flops(_seeded_model(model, Workload.for_model(model, PROXY_SHAPE, PROXY_CLASSES)),
+                                   PROXY_SHAPE)
         paths = {}
         for path in PATHS.values():
             setup = processes[path.name].setup
             warm = setup["warmup_times"][model]
+            time_ = summarize(warm + times[model, path.name], skip=len(warm))
             paths[path.name] = {**asdict(path), "channels_last": setup["channels_last"][model],
                                 "process": {k: setup[k] for k in ("threads", "flush_denormal", "torch")},
-                                "time": summarize(warm + times[model, path.name], skip=len(warm))}
+                                "time": time_, "mfu": mfu(time_["median"], flops, peaks, "none")}
         fast_setup = processes[FAST.name].setup
         records.append({
             "schema": STEPS_SCHEMA, "kind": "step", "model": model,
@@ -217,7 +236,7 @@ def run_steps(models: tuple[str, ...] = STEP_MODELS, iters: int = DEFAULT_ITERS,
             "protocol": _protocol(iters, warmup, "compute only: one preloaded batch; each path in a process of its "
                                                  "own, started with its OpenMP settings; one step at a time, "
                                                  f"rounds interleaved, {SETTLE_S * 1e3:.0f} ms pause before each"),
-            "paths": paths,
+            "paths": paths, "flops": flops, "peaks": peaks,
             "speedup": _ratio(paths, "today", "fast"),
             "speedup_from_wait": _ratio(paths, "today", "today_fast_wait"),
             "speedup_from_kernels": _ratio(paths, "today_fast_wait", "fast"),

@@ -24,7 +24,7 @@ from actionbook.models.common import (
     check_min_frames,
     kaiming_init,
 )
-from actionbook.models.conv import FastConv3d
+from actionbook.models.conv import FastConv3d, run_stem
 from actionbook.models.registry import MMACTION_ENTRY, PYSLOWFAST_ENTRY, register
 
 
@@ -180,9 +180,11 @@ class ResNet3dSpec:
 class ResNet3d(nn.Module):
     """Stem (conv1 kt x 7 x 7, max-pool 1x3x3), optional pool2, four stages, and an optional head.
 
-    With `head=None` it is a backbone (a SlowFast pathway) whose `features` returns the last map.
+    With `head=None` it is a backbone (a SlowFast pathway) whose `features` returns the last map. `fast_stem`: the
+    stem runs channels_last on the CPU (`models.conv.run_stem`).
     """
 
+    fast_stem = True
     keep_random = (r"^head\.", r"_t\.")  # no 2D counterpart: the FC and the temporal halves of split convs
 
     def __init__(self, spec: ResNet3dSpec, head: nn.Module | None = None, frames: int | None = None):
@@ -227,6 +229,9 @@ class ResNet3d(nn.Module):
         return [self.layer1, self.layer2, self.layer3, self.layer4]
 
     def forward_stem(self, x: torch.Tensor) -> torch.Tensor:
+        return run_stem(self._stem, x, self.fast_stem)
+
+    def _stem(self, x: torch.Tensor) -> torch.Tensor:
         x = run_conv_bn(x, self.conv1, self.bn1, self.conv1_t, self.bn1_t, self.relu)
         return self.maxpool(self.relu(x))
 
