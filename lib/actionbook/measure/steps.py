@@ -7,8 +7,9 @@ does when nothing is set (300,000 spins, then sleep). **fast** is the trainer's 
 kernels as Conv2d, the stem channels_last), fused AdamW, channels_last for the families where it is faster
 (`measure.fastpath`) and the threads' wait of `actionbook.openmp` (1,000 spins, then sleep). **today_fast_wait** is
 today's step with the fast path's wait: today / today_fast_wait is what the wait brings, today_fast_wait / fast what
-the kernels and the optimizer bring. Each record also holds every path's training FLOP/s (declared kernels) against
-this machine's fp32 matmul peak, measured in the same run: how much room is left.
+the kernels and the optimizer bring. Each record also holds every path's FLOP rate against this machine's fp32 matmul
+peak, measured in the same run, twice: with the FLOPs of the declared kernels (`mfu`, the tables' convention) and
+with those the step executed (`executed`: the trimmed taps are not executed): how much room is left.
 
 The wait is set when a process loads torch, so each path runs in a process of its own (`_PathProcess`), started
 with its path's OpenMP settings; both train the same networks from the same weights, each on its own preloaded
@@ -38,6 +39,7 @@ from functools import partial
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 from actionbook import data
 from actionbook.errors import ConfigError
@@ -154,29 +156,39 @@ class _PathProcess:
 
 
 def _serve(path_name: str, warmup: int, models: list[str]) -> None:
-    """The step process: build and warm up `models` on the path, say so (setup and warm-up times, one JSON line),
-    then answer each model name read from stdin with one timed step."""
+    """The step process: build `models` on the path, count the FLOPs one step executes, warm up, say so (setup,
+    FLOPs and warm-up times, one JSON line), then answer each model name read from stdin with one timed step."""
     path = PATHS[path_name]
     setup = _benchmark_setup()
-    runners = {}
+    runners, executed = {}, {}
     for model in models:
         workload = Workload.for_model(model, PROXY_SHAPE, PROXY_CLASSES)
         runner = StepRunner(model, path, workload)
         runner.build()
         clips, labels = synthetic_batch(workload)
         x = runner.adapt_input(workload.model_input(clips))
+        with FlopCounterMode(display=False) as counter:  # the kernels as they run: trimmed taps are not executed
+            runner.step(x, labels)
+        executed[model] = counter.get_total_flops()
         for _ in range(warmup):
             t0 = time.perf_counter()
             runner.step(x, labels)
             runner.warmup_times.append(time.perf_counter() - t0)
         runners[model] = (runner, x, labels)
     _send({**setup, "channels_last": {m: r.options.channels_last for m, (r, _, _) in runners.items()},
-           "warmup_times": {m: r.warmup_times for m, (r, _, _) in runners.items()}})
+           "executed_flops": executed, "warmup_times": {m: r.warmup_times for m, (r, _, _) in runners.items()}})
     for line in sys.stdin:
         runner, x, labels = runners[line.strip()]
         t0 = time.perf_counter()
         runner.step(x, labels)
         _send({"seconds": time.perf_counter() - t0})
+
+
+def _executed(flops: int, seconds: float, peaks: dict) -> dict:
+    """The FLOPs a step executed (PyTorch's FlopCounterMode: convolutions and matrix products, forward and backward)
+    and their rate against the fp32 matmul peak."""
+    return {"flops_per_step": flops, "vs_fp32_peak": flops / seconds / peaks["fp32"]["flops_per_s"],
+            "counter": "torch.utils.flop_counter.FlopCounterMode"}
 
 
 def _ratio(paths: dict, slower: str, faster: str) -> float:
@@ -228,7 +240,8 @@ def run_steps(models: tuple[str, ...] = STEP_MODELS, iters: int = DEFAULT_ITERS,
             time_ = summarize(warm + times[model, path.name], skip=len(warm))
             paths[path.name] = {**asdict(path), "channels_last": setup["channels_last"][model],
                                 "process": {k: setup[k] for k in ("threads", "flush_denormal", "torch")},
-                                "time": time_, "mfu": mfu(time_["median"], flops, peaks, "none")}
+                                "time": time_, "mfu": mfu(time_["median"], flops, peaks, "none"),
+                                "executed": _executed(setup["executed_flops"][model], time_["median"], peaks)}
         fast_setup = processes[FAST.name].setup
         records.append({
             "schema": STEPS_SCHEMA, "kind": "step", "model": model,

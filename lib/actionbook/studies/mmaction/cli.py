@@ -135,7 +135,8 @@ def cmd_steps(args) -> int:
         today, fast = r["paths"]["today"]["time"]["median"], r["paths"]["fast"]["time"]["median"]
         print(f"{r['model']:8} today {today:.3f} s  fast {fast:.3f} s  speed-up {r['speedup']:.2f}x "
               f"(wait {r['speedup_from_wait']:.2f}x, kernels and optimizer {r['speedup_from_kernels']:.2f}x; "
-              f"fast path at {r['paths']['fast']['mfu']['mfu']:.0%} of the fp32 matmul peak)")
+              f"fast path at {r['paths']['fast']['mfu']['mfu']:.0%} of the fp32 matmul peak, "
+              f"{r['paths']['fast']['executed']['vs_fp32_peak']:.0%} on the FLOPs it executes)")
     check = records[-1]
     print(f"tam_r18 with data {check['tam_r18_with_data']['time']['median']:.3f} s vs torchvision resnet18 on random "
           f"tensors {check['torchvision_resnet18_random']['time']['median']:.3f} s: ratio {check['ratio']:.2f}")
