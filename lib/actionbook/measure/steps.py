@@ -4,12 +4,13 @@
 PyTorch's default AdamW (a per-parameter loop on the CPU), contiguous tensors and OpenMP's threads waiting as libgomp
 does when nothing is set (300,000 spins, then sleep). **fast** is the trainer's step now: TAM as a depthwise Conv2d
 (`models.tam`), the convs in their cheaper exact form (`models.conv`: no taps that read only padding, (kt, 1, 1)
-kernels as Conv2d, the stem channels_last), fused AdamW, channels_last for the families where it is faster
-(`measure.fastpath`) and the threads' wait of `actionbook.openmp` (1,000 spins, then sleep). **today_fast_wait** is
-today's step with the fast path's wait: today / today_fast_wait is what the wait brings, today_fast_wait / fast what
-the kernels and the optimizer bring. Each record also holds every path's FLOP rate against this machine's fp32 matmul
-peak, measured in the same run, twice: with the FLOPs of the declared kernels (`mfu`, the tables' convention) and
-with those the step executed (`executed`: the trimmed taps are not executed): how much room is left.
+kernels as Conv2d, one-position convs as matrix products, the front channels_last), fused AdamW, channels_last for
+the families where it is faster (`measure.fastpath`) and the threads' wait of `actionbook.openmp` (1,000 spins, then
+sleep). **today_fast_wait** is today's step with the fast path's wait: today / today_fast_wait is what the wait
+brings, today_fast_wait / fast what the kernels and the optimizer bring. Each record also holds every path's FLOP
+rate against this machine's fp32 matmul peak, measured in the same run, twice: with the FLOPs of the declared kernels
+(`mfu`, the tables' convention) and with those the step executed (`executed`: the trimmed taps are not executed): how
+much room is left.
 
 The wait is set when a process loads torch, so each path runs in a process of its own (`_PathProcess`), started
 with its path's OpenMP settings; both train the same networks from the same weights, each on its own preloaded
@@ -96,14 +97,14 @@ PATHS = {path.name: path for path in (TODAY, TODAY_FAST_WAIT, FAST)}
 
 
 def set_formulation(model: nn.Module, path: StepPath) -> None:
-    """TAM's formulation and the convs' form (block convs, stem), per module, as `path` says."""
+    """TAM's formulation and the convs' form (block convs, the channels_last front), per module, as `path` says."""
     for module in model.modules():
         if isinstance(module, TAM):
             module.formulation = path.tam_formulation
         elif isinstance(module, (FastConv2d, FastConv3d)):
             module.fast = path.fast_convs
         elif isinstance(module, (ResNet2d, ResNet3d)):
-            module.fast_stem = path.fast_convs
+            module.fast_front = path.fast_convs
 
 
 class StepRunner(Runner):

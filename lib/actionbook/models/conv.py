@@ -8,14 +8,22 @@ Three rewrites, all exact up to float rounding, with the same parameters and sta
   conv would). oneDNN's backward of a 3x3 conv on a 1x1 map took 5x the 1x1 conv's at batch 64.
 - **A (kt, 1, 1) Conv3d runs as a (kt, 1) Conv2d** on the map seen as (N, C, T, H*W): PyTorch routes that kernel
   shape to a slower 3D path (the S3D and R(2+1)D temporal halves, and I3D's 3x3x3 convs once trimmed to 3x1x1).
+- **A conv with one output position whose window covers the whole map is a matrix product** (`single_position`):
+  layer4's 3x3 convs at the proxy's 32 px (on 1x1 maps, and the stride-2 one from 2x2 to 1x1), per frame for a
+  spatial (1, k, k) Conv3d. The taps that read the map are gathered with `index_select` (whose backward scatters
+  their gradient in one pass; slicing the weight cost two strided copies). Forward and backward of the stride-2
+  conv took 0.5x as long as oneDNN's, of a centre-tap conv 0.6x.
 
-- **A ResNet's stem runs channels_last** (`run_stem`): its 7x7 conv, batch norm, ReLU and max-pool on 3-channel
-  input, back to the input's layout after the pool. oneDNN's channels_last 7x7 conv and PyTorch's channels_last
-  max-pool are the fast ones there: the stem alone, forward and backward, took 0.6-0.8x as long at 32-112 px and
-  the same at 224 px; whole proxy steps took 0.92x (tsn_r18), 0.87x (tam_r18), 0.89x (i3d_r18) and 0.90x (s3d_r18),
-  interleaved. The blocks after it stay as they were (channels_last slows them at small sizes: `measure.fastpath`).
+- **A ResNet's front runs channels_last** (`run_front`): the stem (7x7 conv, batch norm, ReLU and max-pool on
+  3-channel input) always, and on inputs of at most 64 px the first two stages with it; the map returns to the
+  input's layout after them. oneDNN's channels_last 7x7 conv and PyTorch's channels_last max-pool are the fast ones
+  there: the stem alone, forward and backward, took 0.6-0.8x as long at 32-112 px and the same at 224 px. layer1
+  and layer2 (8x8 and 16x16 maps) took 0.81-0.89x as long channels_last at 32 and 64 px in the 2D ResNets and in
+  S3D, but layer3 and layer4 (maps of 4x4 and less) 1.1-2x as long, as did every stage of I3D's 3x3x3 convs and,
+  at 112-224 px, SlowOnly's and R(2+1)D's: those stay in the input's layout (`measure.fastpath` turns a whole 2D
+  network channels_last from 112 px).
 
-`fast = False` (per instance; `fast_stem = False` on the network) runs the plain formulation: the speed benchmark's
+`fast = False` (per instance; `fast_front = False` on the network) runs the plain formulation: the speed benchmark's
 "today" path. The plain formulation also runs on meta tensors (our FLOP counters) and under a JIT trace (fvcore's
 counter, TorchScript export: a trace must not bake in a trim chosen for one input size), so counts see the declared
 kernels. mmcv's counter matches exact module types, so these classes name the type it should see in `counted_as`.
@@ -53,8 +61,30 @@ def _plain(conv: nn.Module, x: torch.Tensor) -> bool:
             or conv.padding_mode != "zeros")
 
 
+def single_position(conv: nn.Module, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                    spatial: int) -> torch.Tensor | None:
+    """conv(x) as a matrix product when, in its last `spatial` dimensions, the conv has one output position whose
+    window covers the whole map (any leading time dimension must have a kernel of 1 and no padding: it joins the
+    batch); None where it does not."""
+    time = x.dim() - 2 - spatial
+    if conv.groups != 1 or any(d != 1 for d in conv.dilation) or (time and (weight.shape[2] != 1 or conv.padding[0])):
+        return None
+    taps = torch.zeros((), dtype=torch.long)
+    for n, k, p, s in zip(x.shape[-spatial:], weight.shape[-spatial:], conv.padding[time:], conv.stride[time:]):
+        if (n + 2 * p - k) // s != 0 or p + n > k:  # more than one output position, or a window short of the map
+            return None
+        taps = (taps.unsqueeze(-1) * k + torch.arange(p, p + n)).flatten()  # the taps that read the map, row-major
+    kernel = weight.flatten(2).index_select(2, taps).flatten(1)  # (C_out, C_in * map positions)
+    if not time:
+        return F.linear(x.flatten(1), kernel, bias).view(x.shape[0], -1, *(1,) * spatial)
+    frames = x[:, :, ::conv.stride[0]].transpose(1, 2)  # (N, T', C, H, W)
+    y = F.linear(frames.reshape(-1, kernel.shape[1]), kernel, bias).view(x.shape[0], frames.shape[1], -1)
+    return y.transpose(1, 2).contiguous().view(*y.shape[::2], y.shape[1], *(1,) * spatial)
+
+
 class FastConv2d(nn.Conv2d):
-    """`nn.Conv2d` that drops the kernel taps which only read padding (see the module docstring)."""
+    """`nn.Conv2d` that drops the kernel taps which only read padding, or runs as a matrix product where it has one
+    output position (see the module docstring)."""
 
     counted_as = nn.Conv2d
     fast = True
@@ -62,13 +92,17 @@ class FastConv2d(nn.Conv2d):
     def _conv_forward(self, x, weight, bias):
         if _plain(self, x):
             return super()._conv_forward(x, weight, bias)
+        product = single_position(self, x, weight, bias, spatial=2)
+        if product is not None:
+            return product
         weight, padding = trim_padding_taps(weight, self.padding, x.shape[2:], self.stride, self.dilation)
         return F.conv2d(x, weight, bias, self.stride, padding, self.dilation, self.groups)
 
 
 class FastConv3d(nn.Conv3d):
-    """`nn.Conv3d` that drops the kernel taps which only read padding and runs a (kt, 1, 1) kernel as a Conv2d over
-    (N, C, T, H*W) (see the module docstring)."""
+    """`nn.Conv3d` that drops the kernel taps which only read padding, runs a (kt, 1, 1) kernel as a Conv2d over
+    (N, C, T, H*W) and a spatial conv with one output position per frame as a matrix product (see the module
+    docstring)."""
 
     counted_as = nn.Conv3d
     fast = True
@@ -76,6 +110,9 @@ class FastConv3d(nn.Conv3d):
     def _conv_forward(self, x, weight, bias):
         if _plain(self, x):
             return super()._conv_forward(x, weight, bias)
+        product = single_position(self, x, weight, bias, spatial=2)
+        if product is not None:
+            return product
         weight, padding = trim_padding_taps(weight, self.padding, x.shape[2:], self.stride, self.dilation)
         pointwise_in_space = (weight.shape[3:] == (1, 1) and self.stride[1:] == (1, 1) and padding[1:] == (0, 0)
                               and self.dilation[1:] == (1, 1))
@@ -87,12 +124,24 @@ class FastConv3d(nn.Conv3d):
         return y.reshape(n, y.shape[1], y.shape[2], h, w)  # a view for contiguous and channels_last maps
 
 
-def run_stem(stem: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, fast: bool) -> torch.Tensor:
-    """`stem(x)` computed channels_last on the CPU and returned in x's layout (see the module docstring); as it is
+FRONT_STAGES_MAX_SIZE = 64  # input size (px) up to which the first two stages run channels_last with the stem
+
+
+def run_front(x: torch.Tensor, stem: Callable[[torch.Tensor], torch.Tensor],
+              stages: tuple[Callable[[torch.Tensor], torch.Tensor], ...], fast: bool) -> torch.Tensor:
+    """`stem(x)` and then each of `stages`, the stem computed channels_last on the CPU and the stages with it on
+    inputs of at most FRONT_STAGES_MAX_SIZE px, returned in x's layout (see the module docstring); all as they come
     where `fast` is off, x is channels_last already, not on the CPU (unmeasured elsewhere; meta tensors count FLOPs)
     or traced."""
     layout = torch.channels_last if x.dim() == 4 else torch.channels_last_3d
     if not fast or x.device.type != "cpu" or torch.jit.is_tracing() or x.is_contiguous(memory_format=layout):
-        return stem(x)
-    return stem(x.contiguous(memory_format=layout)).contiguous()
-
+        joined, x = (), stem(x)
+    else:
+        joined = stages if x.shape[-1] <= FRONT_STAGES_MAX_SIZE else ()
+        x = stem(x.contiguous(memory_format=layout))
+        for stage in joined:
+            x = stage(x)
+        x = x.contiguous()
+    for stage in stages[len(joined):]:
+        x = stage(x)
+    return x

@@ -28,7 +28,7 @@ from actionbook.models.common import (
     frames_per_stage,
     kaiming_init,
 )
-from actionbook.models.conv import FastConv2d, run_stem
+from actionbook.models.conv import FastConv2d, run_front
 from actionbook.models.registry import MMACTION_ENTRY, register
 from actionbook.models.tam import TAM_OPTIONS, tam_factory
 
@@ -136,10 +136,11 @@ class ResNet2d(SegmentConsensusHead):
     `temporal` builds each block's temporal module; `temporal_pooling` ("none", "max", "avg") halves T after layer1,
     layer2 and layer3; `consensus` is where frames are averaged: "logits" (per-frame FC, then the mean) or
     "features" (mean of the pooled features, then one FC). `fc_std`: the FC's init (None: PyTorch's default).
-    `fast_stem`: the stem runs channels_last on the CPU (`models.conv.run_stem`).
+    `fast_front`: the stem, and at small sizes layer1 and layer2, run channels_last on the CPU
+    (`models.conv.run_front`).
     """
 
-    fast_stem = True
+    fast_front = True
 
     def __init__(self, depth: int, num_classes: int, frames: int, *, temporal: TemporalFactory | None = None,
                  temporal_pooling: str = "none", dropout: float = 0.5, consensus: str = "logits",
@@ -181,19 +182,14 @@ class ResNet2d(SegmentConsensusHead):
             self.inplanes = planes * block.expansion
         return nn.Sequential(*layers)
 
-    def forward_stem(self, x: torch.Tensor) -> torch.Tensor:
-        return run_stem(self._stem, x, self.fast_stem)
-
     def _stem(self, x: torch.Tensor) -> torch.Tensor:
         return self.maxpool(self.relu(self.bn1(self.conv1(x))))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_clip(x, self.frames)
         n = x.shape[0]
-        x = fold_time(x)
-        x = self.forward_stem(x)
-        x = self.t_pool1(self.layer1(x))
-        x = self.t_pool2(self.layer2(x))
+        front = (lambda x: self.t_pool1(self.layer1(x)), lambda x: self.t_pool2(self.layer2(x)))
+        x = run_front(fold_time(x), self._stem, front, self.fast_front)
         x = self.t_pool3(self.layer3(x))
         x = self.layer4(x)
         return self.classify_segments(self.avgpool(x).flatten(1).view(n, -1, self.fc.in_features))  # (N, T', F)

@@ -24,7 +24,7 @@ from actionbook.models.common import (
     check_min_frames,
     kaiming_init,
 )
-from actionbook.models.conv import FastConv3d, run_stem
+from actionbook.models.conv import FastConv3d, run_front
 from actionbook.models.registry import MMACTION_ENTRY, PYSLOWFAST_ENTRY, register
 
 
@@ -180,11 +180,12 @@ class ResNet3dSpec:
 class ResNet3d(nn.Module):
     """Stem (conv1 kt x 7 x 7, max-pool 1x3x3), optional pool2, four stages, and an optional head.
 
-    With `head=None` it is a backbone (a SlowFast pathway) whose `features` returns the last map. `fast_stem`: the
-    stem runs channels_last on the CPU (`models.conv.run_stem`).
+    With `head=None` it is a backbone (a SlowFast pathway) whose `features` returns the last map. `fast_front`: the
+    stem runs channels_last on the CPU, and at small sizes layer1 and layer2 with it where none of their kernels
+    spans both time and space (`separable_front`; `models.conv.run_front`).
     """
 
-    fast_stem = True
+    fast_front = True
     keep_random = (r"^head\.", r"_t\.")  # no 2D counterpart: the FC and the temporal halves of split convs
 
     def __init__(self, spec: ResNet3dSpec, head: nn.Module | None = None, frames: int | None = None):
@@ -224,22 +225,30 @@ class ResNet3d(nn.Module):
                 inplanes = planes * block.expansion
             self.add_module(f"layer{i + 1}", nn.Sequential(*blocks))
         self.head = head
+        self.separable_front = all(min(m.kernel_size[0], max(m.kernel_size[1:])) == 1
+                                   for stage in (self.layer1, self.layer2) for m in stage.modules()
+                                   if isinstance(m, nn.Conv3d))
 
     def stages(self) -> list[nn.Sequential]:
         return [self.layer1, self.layer2, self.layer3, self.layer4]
 
     def forward_stem(self, x: torch.Tensor) -> torch.Tensor:
-        return run_stem(self._stem, x, self.fast_stem)
+        return run_front(x, self._stem, (), self.fast_front)
 
     def _stem(self, x: torch.Tensor) -> torch.Tensor:
         x = run_conv_bn(x, self.conv1, self.bn1, self.conv1_t, self.bn1_t, self.relu)
         return self.maxpool(self.relu(x))
 
+    def _stage1(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.layer1(x)
+        return x if self.pool2 is None else self.pool2(x)
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.layer1(self.forward_stem(x))
-        if self.pool2 is not None:
-            x = self.pool2(x)
-        return self.layer4(self.layer3(self.layer2(x)))
+        front = (self._stage1, self.layer2) if self.separable_front else ()
+        x = run_front(x, self._stem, front, self.fast_front)
+        if not front:
+            x = self.layer2(self._stage1(x))
+        return self.layer4(self.layer3(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_clip(x, self.frames)
