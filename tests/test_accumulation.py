@@ -42,7 +42,10 @@ def test_two_micro_batches_of_half_equal_one_batch_with_frozen_bn(tiny_kinetics,
     halves = train(_experiment(tiny_kinetics, accumulate_steps=2), tmp_path / "halves", progress=False)
     assert halves["batch"] == {"global": 8, "processes": 1, "micro_batch": 4, "accumulate_steps": 2,
                                "bn_statistics": "frozen (running statistics): equal to the global batch in one step"}
-    assert _worst_relative(_weights(tmp_path / "whole"), _weights(tmp_path / "halves")) < 1e-5
+    # Equal up to rounding: oneDNN sums a batch of 4 in another order than one of 8, and after three steps the worst
+    # weight moved by 1.7e-5 of its tensor's largest (3e-7 without the channels_last stages); a wrong scale or a lost
+    # micro-batch moves them by percents.
+    assert _worst_relative(_weights(tmp_path / "whole"), _weights(tmp_path / "halves")) < 1e-4
     assert [h["lr"] for h in halves["history"]] == [h["lr"] for h in whole["history"]]
     assert halves["history"][0]["train_loss"] == pytest.approx(whole["history"][0]["train_loss"], rel=1e-5)
 
