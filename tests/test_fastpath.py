@@ -106,7 +106,7 @@ CL, CONTIGUOUS = "channels_last", "contiguous"
 
 @pytest.mark.parametrize("model, size, layouts", [
     ("tsn_r18", 64, (CL, CL, CONTIGUOUS)),  # the stem, layer1 and layer2 channels_last; layer3 back to contiguous
-    ("s3d_r18", 64, (CL, CL, CONTIGUOUS)),  # S3D's convs span time or space, never both: as a 2D network
+    ("s3d_r18", 64, (CL, CL, CONTIGUOUS)),  # its spec takes the stages along (ResNet3dSpec.channels_last_front)
     ("i3d_r18", 64, (CL, CONTIGUOUS, CONTIGUOUS)),  # 3x3x3 kernels: the stem only
     ("tsn_r18", 96, (CL, CONTIGUOUS, CONTIGUOUS)),  # above FRONT_STAGES_MAX_SIZE: the stem only
 ])

@@ -12,16 +12,16 @@ Three rewrites, all exact up to float rounding, with the same parameters and sta
   layer4's 3x3 convs at the proxy's 32 px (on 1x1 maps, and the stride-2 one from 2x2 to 1x1), per frame for a
   spatial (1, k, k) Conv3d. The taps that read the map are gathered with `index_select` (whose backward scatters
   their gradient in one pass; slicing the weight cost two strided copies). Forward and backward of the stride-2
-  conv took 0.5x as long as oneDNN's, of a centre-tap conv 0.6x.
-
+  conv and of a centre-tap one took 0.6x as long as oneDNN's.
 - **A ResNet's front runs channels_last** (`run_front`): the stem (7x7 conv, batch norm, ReLU and max-pool on
   3-channel input) always, and on inputs of at most 64 px the first two stages with it; the map returns to the
   input's layout after them. oneDNN's channels_last 7x7 conv and PyTorch's channels_last max-pool are the fast ones
   there: the stem alone, forward and backward, took 0.6-0.8x as long at 32-112 px and the same at 224 px. layer1
   and layer2 (8x8 and 16x16 maps) took 0.81-0.89x as long channels_last at 32 and 64 px in the 2D ResNets and in
-  S3D, but layer3 and layer4 (maps of 4x4 and less) 1.1-2x as long, as did every stage of I3D's 3x3x3 convs and,
-  at 112-224 px, SlowOnly's and R(2+1)D's: those stay in the input's layout (`measure.fastpath` turns a whole 2D
-  network channels_last from 112 px).
+  S3D, but layer3 and layer4 (maps of 4x4 and less) 1.1-1.8x as long, as did every stage of I3D's 3x3x3 convs, and
+  MMAction2's 3D ResNet-50s at 64 px and batch 1 gained nothing (SlowOnly's layer2 1.13x as long): the 3D networks
+  whose spec says so (`ResNet3dSpec.channels_last_front`: IBM's S3D) take the stages along, the rest keep them in
+  the input's layout (`measure.fastpath` turns a whole 2D network channels_last from 112 px).
 
 `fast = False` (per instance; `fast_front = False` on the network) runs the plain formulation: the speed benchmark's
 "today" path. The plain formulation also runs on meta tensors (our FLOP counters) and under a JIT trace (fvcore's

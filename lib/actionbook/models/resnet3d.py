@@ -148,6 +148,9 @@ class ResNet3dSpec:
     SlowFast). A basic block inflates both convs either way. Blocks not inflated are purely 2D (kt=1).
     split: how inflated convs are factorised (None: full kt x k x k convs). split_everywhere: also split the stem
     and the 1x1x1 shortcut projections (MMAction2's R(2+1)D uses Conv2plus1d as the conv type of the whole net).
+    channels_last_front: layer1 and layer2 join the stem channels_last on small CPU inputs (`models.conv.run_front`),
+    where that measured faster: IBM's S3D-ResNet (s3d_r18 at 32 px, batch 8), not I3D's 3x3x3 kernels nor
+    MMAction2's ResNet-50s at 64 px and batch 1 (SlowOnly's layer2 took 1.13x as long).
     """
 
     depth: int
@@ -164,6 +167,7 @@ class ResNet3dSpec:
     bn_eps: float = 1e-5
     bn_type: type[nn.BatchNorm3d] = nn.BatchNorm3d  # of the BN after each conv (pair); not the one inside a pair
     lateral_channels: tuple[int, int, int, int] = (0, 0, 0, 0)  # SlowFast: fast->slow channels fused before a stage
+    channels_last_front: bool = False
 
     @property
     def out_channels(self) -> int:
@@ -181,8 +185,8 @@ class ResNet3d(nn.Module):
     """Stem (conv1 kt x 7 x 7, max-pool 1x3x3), optional pool2, four stages, and an optional head.
 
     With `head=None` it is a backbone (a SlowFast pathway) whose `features` returns the last map. `fast_front`: the
-    stem runs channels_last on the CPU, and at small sizes layer1 and layer2 with it where none of their kernels
-    spans both time and space (`separable_front`; `models.conv.run_front`).
+    stem runs channels_last on the CPU, and at small sizes layer1 and layer2 with it where the spec says so
+    (`channels_last_front`; `models.conv.run_front`).
     """
 
     fast_front = True
@@ -225,9 +229,6 @@ class ResNet3d(nn.Module):
                 inplanes = planes * block.expansion
             self.add_module(f"layer{i + 1}", nn.Sequential(*blocks))
         self.head = head
-        self.separable_front = all(min(m.kernel_size[0], max(m.kernel_size[1:])) == 1
-                                   for stage in (self.layer1, self.layer2) for m in stage.modules()
-                                   if isinstance(m, nn.Conv3d))
 
     def stages(self) -> list[nn.Sequential]:
         return [self.layer1, self.layer2, self.layer3, self.layer4]
@@ -244,7 +245,7 @@ class ResNet3d(nn.Module):
         return x if self.pool2 is None else self.pool2(x)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        front = (self._stage1, self.layer2) if self.separable_front else ()
+        front = (self._stage1, self.layer2) if self.spec.channels_last_front else ()
         x = run_front(x, self._stem, front, self.fast_front)
         if not front:
             x = self.layer2(self._stage1(x))
@@ -273,7 +274,8 @@ def build_ibm_resnet3d(num_classes: int, frames: int, *, name: str, depth: int, 
     check_ibm_options(name, frames, temporal_pooling, dropout,
                       "temporal striding halves T in layer2, layer3 and layer4")
     ts = 1 if temporal_pooling == "none" else 2
-    spec = ResNet3dSpec(depth, t_strides=(1, ts, ts, ts), split=replace(S3D, depthwise=dw_t_conv) if split else None)
+    spec = ResNet3dSpec(depth, t_strides=(1, ts, ts, ts), split=replace(S3D, depthwise=dw_t_conv) if split else None,
+                        channels_last_front=split)
     model = ResNet3d(spec, TemporalHead3d(spec.out_channels, num_classes, dropout), frames)
     kaiming_init(model, fc_std=0.001)
     return model
