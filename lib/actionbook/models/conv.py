@@ -1,6 +1,6 @@
 """Convolutions that compute exactly what `nn.Conv2d` / `nn.Conv3d` compute, in a form PyTorch's CPU runs faster.
 
-Three rewrites, all exact up to float rounding, with the same parameters and state-dict keys (issue 19):
+Four rewrites, all exact up to float rounding, with the same parameters and state-dict keys (issue 19):
 
 - **Taps that only ever read padding are dropped.** A "same"-padded k x k conv on a map no larger than its padding
   (a 3x3 conv on the 1x1 maps of layer4 at the proxy's 32 px) multiplies every off-centre tap by zeros; its weight
