@@ -7,7 +7,8 @@ Four rewrites, all exact up to float rounding, with the same parameters and stat
   is sliced to the taps that can reach the map (a view: autograd gives the dropped taps zero gradient, as the full
   conv would). oneDNN's backward of a 3x3 conv on a 1x1 map took 5x the 1x1 conv's at batch 64.
 - **A (kt, 1, 1) Conv3d runs as a (kt, 1) Conv2d** on the map seen as (N, C, T, H*W): PyTorch routes that kernel
-  shape to a slower 3D path (the S3D and R(2+1)D temporal halves, and I3D's 3x3x3 convs once trimmed to 3x1x1).
+  shape to a slower 3D path (the S3D and R(2+1)D temporal halves, and I3D's 3x3x3 convs once trimmed to 3x1x1). On
+  T x 1 x 1 maps the batch goes into the image's width (`temporal_conv`).
 - **A conv with one output position whose window covers the whole map is a matrix product** (`single_position`):
   layer4's 3x3 convs at the proxy's 32 px (on 1x1 maps, and the stride-2 one from 2x2 to 1x1), per frame for a
   spatial (1, k, k) Conv3d. The taps that read the map are gathered with `index_select` (whose backward scatters
@@ -118,10 +119,22 @@ class FastConv3d(nn.Conv3d):
                               and self.dilation[1:] == (1, 1))
         if not pointwise_in_space:
             return F.conv3d(x, weight, bias, self.stride, padding, self.dilation, self.groups)
-        n, _, _, h, w = x.shape
-        y = F.conv2d(x.flatten(3), weight.flatten(3), bias, self.stride[:1] + (1,), padding[:1] + (0,),
-                     self.dilation[:1] + (1,), self.groups)
+        return temporal_conv(x, weight.flatten(3), bias, self.stride[0], padding[0], self.dilation[0], self.groups)
+
+
+def temporal_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, stride: int, padding: int,
+                  dilation: int, groups: int) -> torch.Tensor:
+    """A (kt, 1, 1) Conv3d of (N, C, T, H, W) maps as the (kt, 1) Conv2d `weight`: over (N, C, T, H*W), or, on
+    T x 1 x 1 maps, over one image (1, C, T, N) that holds the batch in its width. oneDNN's backward of the batched form
+    on layer4's 8 x 1 x 1 maps (batch 8, 512 channels) took 1.4-1.6x as long as the folded one's; on layer3's 2 x 2
+    maps the two were equal and on larger maps folding gained nothing."""
+    n, c, t, h, w = x.shape
+    if h * w != 1:
+        y = F.conv2d(x.flatten(3), weight, bias, (stride, 1), (padding, 0), (dilation, 1), groups)
         return y.reshape(n, y.shape[1], y.shape[2], h, w)  # a view for contiguous and channels_last maps
+    y = F.conv2d(x.reshape(n, c, t).permute(1, 2, 0).unsqueeze(0), weight, bias, (stride, 1), (padding, 0),
+                 (dilation, 1), groups)  # (1, C_out, T_out, N)
+    return y[0].permute(2, 0, 1).contiguous().view(n, y.shape[1], y.shape[2], 1, 1)
 
 
 FRONT_STAGES_MAX_SIZE = 64  # input size (px) up to which the first two stages run channels_last with the stem
