@@ -31,8 +31,9 @@ slowonly_8x8, r2plus1d_32x2, r2plus1d_8x8), MMAction2 config names, 'seed' (the 
 
 defaults: on a GPU the published batch per GPU at 224x224, 50 warm-up iterations skipped, 50 measured, 4 loader
 workers; on the CPU batch 1 at 64x64, 3 skipped, 30 measured, 1 worker (a CPU-scale run: records say so).
-Denormals are flushed to zero. OpenMP threads spin 1,000 times, then sleep (GOMP_SPINCOUNT=1000, unless the
-environment sets OMP_WAIT_POLICY or GOMP_SPINCOUNT; records keep the setting).
+Denormals are flushed to zero. OpenMP threads spin, then sleep: 4,000 spins when nothing else runs as the command
+starts, 1,000 when something does (GOMP_SPINCOUNT, unless the environment sets it or OMP_WAIT_POLICY; records keep
+the setting).
 
 --steps: the proxy-size training step (batch 8 x 8 frames of 32x32, AdamW) of tsn_r18, tam_r18, i3d_r18 and
 s3d_r18, the path before issue 19 against the fast path, each in a process of its own started with its OpenMP
