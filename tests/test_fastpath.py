@@ -228,7 +228,41 @@ def test_threads_leave_a_core_per_worker(monkeypatch):
         torch.set_num_threads(previous)
 
 
-def test_step_benchmark_runs_each_path_in_its_own_process_with_its_openmp_settings():
+FREED_BLOCKS = """
+import ctypes, resource, sys, torch
+from actionbook.measure import fastpath
+from actionbook.measure.fastpath import keep_freed_memory
+if sys.argv[1] == "keep":
+    keep_freed_memory({})
+else:  # glibc's own threshold, held there: every block is mapped afresh (its dynamic one sometimes is, at random)
+    ctypes.CDLL("libc.so.6").mallopt(fastpath.M_MMAP_THRESHOLD, 128 * 1024)
+def two_blocks():  # 12 MiB each, written and freed, as a step's activations and gradients are
+    torch.ones(3 * 2**20), torch.ones(3 * 2**20)
+for _ in range(3):  # the heap grows to hold them
+    two_blocks()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(10):
+    two_blocks()
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator")
+def test_freed_memory_is_kept_for_the_next_step_unless_the_user_set_malloc():
+    def page_faults(mode: str) -> int:
+        out = subprocess.run([sys.executable, "-c", FREED_BLOCKS, mode], capture_output=True, text=True, check=True)
+        return int(out.stdout.split()[0])
+
+    pages = 10 * 2 * 12 * 2**20 // 4096
+    assert page_faults("hand back") > pages // 2  # every block's pages are faulted in again
+    assert page_faults("keep") < pages // 4  # at most a late growth of the heap
+    assert fastpath.keep_freed_memory({"MALLOC_TRIM_THRESHOLD_": "0"}) == {
+        "allocator": "the environment's malloc settings"}
+    assert fastpath.keep_freed_memory({"GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=4096"})["allocator"].startswith(
+        "the environment's")
+
+
+def test_step_benchmark_runs_each_path_in_its_own_process_with_its_runtime_settings():
     (record,) = steps.run_steps(("tam_r18",), iters=2, warmup=1)
     today, fast = record["paths"]["today"], record["paths"]["fast"]
     assert today["tam_formulation"] == "conv3d" and fast["fused_optimizer"]
@@ -237,12 +271,16 @@ def test_step_benchmark_runs_each_path_in_its_own_process_with_its_openmp_settin
     # each process started with its path's wait, whatever this process's environment says
     assert today["process"]["threads"]["openmp"]["GOMP_SPINCOUNT"] == steps.LIBGOMP_DEFAULT["GOMP_SPINCOUNT"]
     assert fast["process"]["threads"]["openmp"]["GOMP_SPINCOUNT"] == OPENMP_QUIET["GOMP_SPINCOUNT"]
+    # and only the fast path's processes keep freed memory
+    assert fast["keep_freed_memory"] and fast["process"]["allocator"]["allocator"] == "glibc, freed memory kept"
+    assert not today["keep_freed_memory"] and today["process"]["allocator"] == {"allocator": "glibc's defaults"}
     assert today["time"]["n"] == fast["time"]["n"] == 2 and today["time"]["skipped"] == 1
     assert record["speedup"] == pytest.approx(today["time"]["median"] / fast["time"]["median"])
     # the third path splits the speed-up: today's kernels with the fast path's wait
-    middle = record["paths"]["today_fast_wait"]
+    middle = record["paths"]["today_fast_runtime"]
     assert middle["tam_formulation"] == "conv3d" and middle["openmp"] == fast["openmp"]
-    assert record["speedup_from_wait"] * record["speedup_from_kernels"] == pytest.approx(record["speedup"])
+    assert middle["process"]["allocator"] == fast["process"]["allocator"]
+    assert record["speedup_from_runtime"] * record["speedup_from_kernels"] == pytest.approx(record["speedup"])
     # each path's FLOP/s against the matmul peak measured in the same run
     assert record["peaks"]["fp32"]["flops_per_s"] > 0 and record["flops"]["train_flops_per_iter"] > 0
     assert fast["mfu"]["mfu"] == pytest.approx(

@@ -51,12 +51,12 @@ def test_speed_records_are_labelled_with_their_hardware(tmp_path):
 
 def test_step_records_show_the_speed_up_and_its_split(tmp_path):
     assert "No step records yet" in chapter.steps_markdown(tmp_path)
-    time = {"today": 0.2, "today_fast_wait": 0.16, "fast": 0.1}
+    time = {"today": 0.2, "today_fast_runtime": 0.16, "fast": 0.1}
     record = {"kind": "step", "model": "tsn_r18", "threads": {"intra_op_threads": 2},
               "measured": "2026-12-02T18:00:00+00:00", "protocol": {"iters": 30, "batch": [8, 3, 8, 32, 32]},
               "paths": {name: {"time": {"median": t}, "mfu": {"mfu": 0.02 / t},
                                "executed": {"vs_fp32_peak": 0.015 / t}} for name, t in time.items()},
-              "speedup": 2.0, "speedup_from_wait": 1.25, "speedup_from_kernels": 1.6,
+              "speedup": 2.0, "speedup_from_runtime": 1.25, "speedup_from_kernels": 1.6,
               "load": {"loadavg_before": [0.5, 0.4, 0.3], "loadavg_after": [1.1, 0.6, 0.4]}}
     (tmp_path / "step.tsn_r18.json").write_text(json.dumps(record))
     (tmp_path / "data_included.tam_r18.json").write_text(json.dumps(

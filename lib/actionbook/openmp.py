@@ -65,7 +65,9 @@ def openmp_defaults(environ: Mapping[str, str] = os.environ, busy: bool | None =
     machine's wait (`busy`, looked up when None), unless `environ` already says how threads wait."""
     if any(name in environ for name in OPENMP_WAIT_VARIABLES):
         return {}
-    return dict(OPENMP_BUSY if (machine_busy() if busy is None else busy) else OPENMP_QUIET)
+    if busy is None:
+        busy = machine_busy()
+    return dict(OPENMP_BUSY if busy else OPENMP_QUIET)
 
 
 def openmp_settings(environ: Mapping[str, str] = os.environ) -> dict[str, str]:

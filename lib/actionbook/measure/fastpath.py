@@ -1,6 +1,7 @@
 """The CPU fast path, decided once for the trainer and the benchmarks: channels_last by model family, fused
-optimiser steps, and a thread policy that does not oversubscribe the cores (how the threads wait between parallel
-regions is set before torch loads: `actionbook.openmp`).
+optimiser steps, a thread policy that does not oversubscribe the cores (how the threads wait between parallel
+regions is set before torch loads: `actionbook.openmp`) and an allocator that keeps the memory a step frees for the
+next step (`keep_freed_memory`).
 
 Each choice was measured on the 2-core machines this project runs on (issue 19; `actionbook bench --steps`
 repeats the step measurement): channels_last speeds up the 2D families at 112 px and more (tsn_r50 at 112 px:
@@ -11,8 +12,9 @@ loop PyTorch runs on the CPU by default.
 
 from __future__ import annotations
 
+import ctypes
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import torch
 from torch import nn
@@ -68,6 +70,37 @@ def loader_workers(requested: int, device: torch.device | str) -> int:
     if torch.device(device).type != "cpu":
         return requested
     return min(requested, max(cores() - 1, 0))
+
+
+# glibc's mallopt parameters (malloc.h) and the values the fast path sets: blocks of up to 32 MiB (the largest
+# threshold glibc itself would adapt to) come from the heap, and up to 1 GiB freed at its top stays mapped
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+KEPT_FREED_MEMORY = {"mmap_threshold": 32 * 2**20, "trim_threshold": 2**30}
+MALLOC_VARIABLES = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_")
+
+
+def keep_freed_memory(environ: Mapping[str, str] = os.environ) -> dict:
+    """Keep the memory a training step frees mapped in this process for the next step, and say what was set.
+
+    glibc returns a freed block of more than 128 KiB to the kernel (its mmap threshold grows only as far as the
+    largest block freed so far), and memory freed at the heap's top beyond twice that; the next step's allocation
+    of it then faults in every 4 KiB page again, at 2-4 us a fault on this project's VMs. A step of the pre-fast
+    path s3d_r18 in a process of its own took 16,000-27,000 such faults (its per-parameter optimizer allocates
+    temporaries), the fast path's 0-5,300; with these settings 0-1,000 (issue 19). A gradient of a conv whose taps
+    were trimmed (`models.conv`) is one such block: layer4's 3x3 conv of S3D took 6.0 ms forward and backward
+    where its 9.4 MB gradient faulted in (2,272 faults), 2.8-3.1 ms where it did not. Results do not change, only
+    when pages are mapped; the process keeps its peak (`measure.memory` trims the heap before it reads one). The
+    user's MALLOC_* or glibc.malloc tunables win; on a C library other than glibc nothing is set."""
+    if any(name in environ for name in MALLOC_VARIABLES) or "glibc.malloc" in environ.get("GLIBC_TUNABLES", ""):
+        return {"allocator": "the environment's malloc settings"}
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return {"allocator": "unchanged: no glibc"}
+    if mallopt(M_MMAP_THRESHOLD, KEPT_FREED_MEMORY["mmap_threshold"]) != 1 or \
+            mallopt(M_TRIM_THRESHOLD, KEPT_FREED_MEMORY["trim_threshold"]) != 1:
+        return {"allocator": "unchanged: mallopt refused"}
+    return {"allocator": "glibc, freed memory kept", **KEPT_FREED_MEMORY}
 
 
 def apply_thread_policy(workers: int = 0, processes: int = 1) -> dict:

@@ -5,16 +5,20 @@ PyTorch's default AdamW (a per-parameter loop on the CPU), contiguous tensors an
 does when nothing is set (300,000 spins, then sleep). **fast** is the trainer's step now: TAM as a depthwise Conv2d
 (`models.tam`), the convs in their cheaper exact form (`models.conv`: no taps that read only padding, (kt, 1, 1)
 kernels as Conv2d, one-position convs as matrix products, the front channels_last), fused AdamW, channels_last for
-the families where it is faster (`measure.fastpath`) and the quiet machine's wait of `actionbook.openmp` (4,000
-spins, then sleep: the benchmark wants a quiet machine). **today_fast_wait** is today's step with the fast path's
-wait: today / today_fast_wait is what the wait brings, today_fast_wait / fast what the kernels and the optimizer
-bring. Each record also holds every path's FLOP rate against this machine's fp32 matmul peak, measured in the same
-run, twice: with the FLOPs of the declared kernels (`mfu`, the tables' convention) and with those the step executed
-(`executed`: the trimmed taps are not executed): how much room is left.
+the families where it is faster (`measure.fastpath`), the quiet machine's wait of `actionbook.openmp` (4,000
+spins, then sleep: the benchmark wants a quiet machine) and freed memory kept for the next step
+(`fastpath.keep_freed_memory`). **today_fast_runtime** is today's step with the fast path's wait and allocator:
+today / today_fast_runtime is what the runtime settings bring, today_fast_runtime / fast what the kernels and the
+optimizer bring. Each record also holds every path's FLOP rate against this machine's fp32 matmul peak, measured in
+the same run before and after the rounds (the faster of the two: the host's speed drifts), counted twice: with the
+FLOPs of the declared kernels (`mfu`, the tables' convention) and with those the step executed (`executed`: the
+trimmed taps are not executed): how much room is left.
 
-The wait is set when a process loads torch, so each path runs in a process of its own (`_PathProcess`), started with
-its path's OpenMP settings; both train the same networks from the same weights, each on its own preloaded batch. The
-parent asks for one step at a time, so one process is busy at a time: rounds run every (model, path) once, in an
+Each (model, path) runs in a process of its own (`_StepProcess`), as a training run does: the wait is set when a
+process loads torch, and what a step costs depends on what else the process allocated before (with four models in
+each process, the heap that i3d_r18 had grown spared today's s3d_r18 most of its page faults: 133 ms a step against
+220 ms in a process of its own). All train the same network from the same weights, each on its own preloaded batch.
+The parent asks for one step at a time, so one process is busy at a time: rounds run every (model, path) once, in an
 order that rotates from round to round, with a pause before each step longer than any spin the idle process's threads
 may still be in. The ratio of medians is the result. Denormals are flushed to zero (a fixed batch trained on
 repeatedly drives gradients subnormal, and one subnormal-heavy step can take 40x as long).
@@ -44,7 +48,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from actionbook import data
 from actionbook.errors import ConfigError
-from actionbook.measure.fastpath import apply_thread_policy, channels_last_default
+from actionbook.measure.fastpath import apply_thread_policy, channels_last_default, keep_freed_memory
 from actionbook.measure.peaks import matmul_peak, sync
 from actionbook.measure.speed import (
     Runner,
@@ -76,8 +80,8 @@ SETTLE_S = 0.02  # the pause before each timed step: 300,000 spins took 7 ms on 
 
 @dataclass(frozen=True)
 class StepPath:
-    """How a step runs: TAM's formulation, the convs' form, the fused optimiser, channels_last by family, and the
-    OpenMP settings its process starts with."""
+    """How a step runs: TAM's formulation, the convs' form, the fused optimiser, channels_last by family, the OpenMP
+    settings its process starts with and whether it keeps freed memory."""
 
     name: str
     tam_formulation: str
@@ -85,15 +89,17 @@ class StepPath:
     fused_optimizer: bool
     family_channels_last: bool
     openmp: dict
+    keep_freed_memory: bool
 
 
 TODAY = StepPath("today", tam_formulation="conv3d", fast_convs=False, fused_optimizer=False,
-                 family_channels_last=False, openmp=LIBGOMP_DEFAULT)
+                 family_channels_last=False, openmp=LIBGOMP_DEFAULT, keep_freed_memory=False)
 FAST = StepPath("fast", tam_formulation="conv2d", fast_convs=True, fused_optimizer=True, family_channels_last=True,
-                openmp=OPENMP_QUIET)
-# today's kernels and optimizer with the fast path's wait: splits the speed-up into what each part brings
-TODAY_FAST_WAIT = replace(TODAY, name="today_fast_wait", openmp=FAST.openmp)
-PATHS = {path.name: path for path in (TODAY, TODAY_FAST_WAIT, FAST)}
+                openmp=OPENMP_QUIET, keep_freed_memory=True)
+# today's kernels and optimizer with the fast path's wait and allocator: splits the speed-up into what each part brings
+TODAY_FAST_RUNTIME = replace(TODAY, name="today_fast_runtime", openmp=FAST.openmp,
+                             keep_freed_memory=FAST.keep_freed_memory)
+PATHS = {path.name: path for path in (TODAY, TODAY_FAST_RUNTIME, FAST)}
 
 
 def set_formulation(model: nn.Module, path: StepPath) -> None:
@@ -128,25 +134,26 @@ def _seeded_model(name: str, workload: Workload) -> nn.Module:
     return build_model(name, num_classes=workload.num_classes, frames=workload.shape[2])
 
 
-class _PathProcess:
-    """One path's models in a Python process of their own, started with the path's OpenMP settings (whatever the
+class _StepProcess:
+    """One model on one path in a Python process of its own, started with the path's OpenMP settings (whatever the
     caller's environment says about them): built and warmed up at start, then one timed step per request."""
 
-    def __init__(self, path: StepPath, models: tuple[str, ...], warmup: int):
+    def __init__(self, model: str, path: StepPath, warmup: int):
         env = {k: v for k, v in os.environ.items() if k not in OPENMP_WAIT_VARIABLES} | path.openmp
-        self.path = path
-        self.process = subprocess.Popen([sys.executable, "-m", __name__, path.name, str(warmup), *models],
+        self.model, self.path = model, path
+        self.process = subprocess.Popen([sys.executable, "-m", __name__, model, path.name, str(warmup)],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
         self.setup = self._reply()
 
     def _reply(self) -> dict:
         line = self.process.stdout.readline()
         if not line:
-            raise RuntimeError(f"the {self.path.name} path's step process exited with {self.process.wait()}")
+            raise RuntimeError(f"the {self.model} step process of the {self.path.name} path exited with "
+                               f"{self.process.wait()}")
         return json.loads(line)
 
-    def step(self, model: str) -> float:
-        self.process.stdin.write(model + "\n")
+    def step(self) -> float:
+        self.process.stdin.write("step\n")
         self.process.stdin.flush()
         return self._reply()["seconds"]
 
@@ -156,30 +163,25 @@ class _PathProcess:
         self.process.wait()
 
 
-def _serve(path_name: str, warmup: int, models: list[str]) -> None:
-    """The step process: build `models` on the path, count the FLOPs one step executes, warm up, say so (setup,
-    FLOPs and warm-up times, one JSON line), then answer each model name read from stdin with one timed step."""
+def _serve(model: str, path_name: str, warmup: int) -> None:
+    """The step process: build `model` on the path, count the FLOPs one step executes, warm up, say so (setup,
+    FLOPs and warm-up times, one JSON line), then answer each line read from stdin with one timed step."""
     path = PATHS[path_name]
-    setup = _benchmark_setup()
-    runners, executed = {}, {}
-    for model in models:
-        workload = Workload.for_model(model, PROXY_SHAPE, PROXY_CLASSES)
-        runner = StepRunner(model, path, workload)
-        runner.build()
-        clips, labels = synthetic_batch(workload)
-        x = runner.adapt_input(workload.model_input(clips))
-        with FlopCounterMode(display=False) as counter:  # the kernels as they run: trimmed taps are not executed
-            runner.step(x, labels)
-        executed[model] = counter.get_total_flops()
-        for _ in range(warmup):
-            t0 = time.perf_counter()
-            runner.step(x, labels)
-            runner.warmup_times.append(time.perf_counter() - t0)
-        runners[model] = (runner, x, labels)
-    _send({**setup, "channels_last": {m: r.options.channels_last for m, (r, _, _) in runners.items()},
-           "executed_flops": executed, "warmup_times": {m: r.warmup_times for m, (r, _, _) in runners.items()}})
-    for line in sys.stdin:
-        runner, x, labels = runners[line.strip()]
+    setup = _benchmark_setup(keep_freed=path.keep_freed_memory)
+    workload = Workload.for_model(model, PROXY_SHAPE, PROXY_CLASSES)
+    runner = StepRunner(model, path, workload)
+    runner.build()
+    clips, labels = synthetic_batch(workload)
+    x = runner.adapt_input(workload.model_input(clips))
+    with FlopCounterMode(display=False) as counter:  # the kernels as they run: trimmed taps are not executed
+        runner.step(x, labels)
+    for _ in range(warmup):
+        t0 = time.perf_counter()
+        runner.step(x, labels)
+        runner.warmup_times.append(time.perf_counter() - t0)
+    _send({**setup, "channels_last": runner.options.channels_last, "executed_flops": counter.get_total_flops(),
+           "warmup_times": runner.warmup_times})
+    for _line in sys.stdin:
         t0 = time.perf_counter()
         runner.step(x, labels)
         _send({"seconds": time.perf_counter() - t0})
@@ -203,8 +205,8 @@ def _send(message: dict) -> None:
 
 def run_steps(models: tuple[str, ...] = STEP_MODELS, iters: int = DEFAULT_ITERS, warmup: int = DEFAULT_WARMUP,
               progress: Callable[[str], None] | None = None) -> list[dict]:
-    """One record per model: the step times of the three paths (interleaved rounds, each path in its own process)
-    and the ratios of their medians."""
+    """One record per model: the step times of the three paths (interleaved rounds, each model on each path in a
+    process of its own) and the ratios of their medians."""
     if iters < 1 or warmup < 0:
         raise ConfigError(f"iterations must be >= 1 and warm-up >= 0, got {iters} and {warmup}")
     for model in models:
@@ -212,22 +214,25 @@ def run_steps(models: tuple[str, ...] = STEP_MODELS, iters: int = DEFAULT_ITERS,
     say = progress or (lambda _msg: None)
     before = loadavg()
     say("measuring the fp32 matmul peak")
-    peaks = {"fp32": matmul_peak("cpu")}
+    first_peak = matmul_peak("cpu")
     processes = {}
     try:
-        for path in PATHS.values():  # one after the other: building and warming up are not timed, but stay alone
-            say(f"build + warm-up {', '.join(models)} on the {path.name} path ({path.openmp})")
-            processes[path.name] = _PathProcess(path, models, warmup)
-        pairs = [(model, path) for model in models for path in PATHS.values()]
-        times: dict[tuple[str, str], list[float]] = {(m, p.name): [] for m, p in pairs}
+        for model in models:  # one after the other: building and warming up are not timed, but stay alone
+            for path in PATHS.values():
+                say(f"build + warm-up {model} on the {path.name} path ({path.openmp})")
+                processes[model, path.name] = _StepProcess(model, path, warmup)
+        pairs = list(processes)
+        times: dict[tuple[str, str], list[float]] = {pair: [] for pair in pairs}
         for i in range(iters):
             shift = i % len(pairs)
-            for model, path in pairs[shift:] + pairs[:shift]:
+            for pair in pairs[shift:] + pairs[:shift]:
                 time.sleep(SETTLE_S)
-                times[model, path.name].append(processes[path.name].step(model))
+                times[pair].append(processes[pair].step())
     finally:
         for process in processes.values():
             process.close()
+    say("measuring the fp32 matmul peak again")
+    peaks = {"fp32": max(first_peak, matmul_peak("cpu"), key=lambda peak: peak["flops_per_s"])}
     after = loadavg()
     records = []
     for model in models:
@@ -236,24 +241,25 @@ def run_steps(models: tuple[str, ...] = STEP_MODELS, iters: int = DEFAULT_ITERS,
                                    PROXY_SHAPE)
         paths = {}
         for path in PATHS.values():
-            setup = processes[path.name].setup
-            warm = setup["warmup_times"][model]
+            setup = processes[model, path.name].setup
+            warm = setup["warmup_times"]
             time_ = summarize(warm + times[model, path.name], skip=len(warm))
-            paths[path.name] = {**asdict(path), "channels_last": setup["channels_last"][model],
-                                "process": {k: setup[k] for k in ("threads", "flush_denormal", "torch")},
+            paths[path.name] = {**asdict(path), "channels_last": setup["channels_last"],
+                                "process": {k: setup[k] for k in ("threads", "allocator", "flush_denormal", "torch")},
                                 "time": time_, "mfu": mfu(time_["median"], flops, peaks, "none"),
-                                "executed": _executed(setup["executed_flops"][model], time_["median"], peaks)}
-        fast_setup = processes[FAST.name].setup
+                                "executed": _executed(setup["executed_flops"], time_["median"], peaks)}
+        fast_setup = processes[model, FAST.name].setup
         records.append({
             "schema": STEPS_SCHEMA, "kind": "step", "model": model,
             **{k: fast_setup[k] for k in ("threads", "flush_denormal", "measured", "torch")},
-            "protocol": _protocol(iters, warmup, "compute only: one preloaded batch; each path in a process of its "
-                                                 "own, started with its OpenMP settings; one step at a time, "
+            "protocol": _protocol(iters, warmup, "compute only: one preloaded batch; each model on each path in a "
+                                                 "process of its own, started with the path's OpenMP settings; one "
+                                                 "step at a time, "
                                                  f"rounds interleaved, {SETTLE_S * 1e3:.0f} ms pause before each"),
             "paths": paths, "flops": flops, "peaks": peaks,
             "speedup": _ratio(paths, "today", "fast"),
-            "speedup_from_wait": _ratio(paths, "today", "today_fast_wait"),
-            "speedup_from_kernels": _ratio(paths, "today_fast_wait", "fast"),
+            "speedup_from_runtime": _ratio(paths, "today", "today_fast_runtime"),
+            "speedup_from_kernels": _ratio(paths, "today_fast_runtime", "fast"),
             "load": {"loadavg_before": before, "loadavg_after": after}})
     return records
 
@@ -328,10 +334,12 @@ def data_included(iters: int = DEFAULT_ITERS, warmup: int = DEFAULT_WARMUP, data
             "load": {"loadavg_before": before, "loadavg_after": after}}
 
 
-def _benchmark_setup(workers: int = 0) -> dict:
-    """Flush denormals and apply the thread policy; what the records say about both."""
+def _benchmark_setup(workers: int = 0, keep_freed: bool = True) -> dict:
+    """Flush denormals, apply the thread policy and keep freed memory (unless told not to: today's path); what the
+    records say about all three."""
     torch.set_flush_denormal(True)
-    return {"threads": apply_thread_policy(workers), "flush_denormal": True,
+    allocator = keep_freed_memory() if keep_freed else {"allocator": "glibc's defaults"}
+    return {"threads": apply_thread_policy(workers), "allocator": allocator, "flush_denormal": True,
             "measured": datetime.now(timezone.utc).isoformat(timespec="seconds"), "torch": torch.__version__}
 
 
@@ -345,4 +353,4 @@ def record_file_name(record: dict) -> str:
 
 
 if __name__ == "__main__":
-    _serve(sys.argv[1], int(sys.argv[2]), sys.argv[3:])
+    _serve(sys.argv[1], sys.argv[2], int(sys.argv[3]))

@@ -35,7 +35,13 @@ from actionbook import data, runs
 from actionbook.errors import ConfigError
 from actionbook.experiment import Experiment, changed_fields
 from actionbook.measure.environment import provenance
-from actionbook.measure.fastpath import apply_thread_policy, channels_last_default, loader_workers, to_channels_last
+from actionbook.measure.fastpath import (
+    apply_thread_policy,
+    channels_last_default,
+    keep_freed_memory,
+    loader_workers,
+    to_channels_last,
+)
 from actionbook.models import build_model, model_entry
 from actionbook.models.pretrained import load_imagenet
 from actionbook.plan import TrainingPlan, build_plan, check_data
@@ -118,11 +124,13 @@ class Trainer:
         self.scaler = torch.amp.GradScaler("cuda") if exp.amp == "fp16" else None
 
     def _engine(self) -> dict:
-        """The fast path this run took (measure/fastpath.py): threads against cores, channels_last, fused steps."""
-        threads = None
+        """The fast path this run took (measure/fastpath.py): threads against cores, freed memory kept,
+        channels_last, fused steps."""
+        threads = allocator = None
         if self.ctx.device.type == "cpu":  # processes of this node share its cores
             threads = apply_thread_policy(self.workers, int(os.environ.get("LOCAL_WORLD_SIZE", 1)))
-        return {"threads": threads, "channels_last": self.channels_last,
+            allocator = keep_freed_memory()
+        return {"threads": threads, "allocator": allocator, "channels_last": self.channels_last,
                 "fused_optimizer": bool(self.optimizer.defaults.get("fused"))}
 
     def prepare(self, clips: torch.Tensor) -> torch.Tensor:

@@ -135,7 +135,8 @@ def cmd_steps(args) -> int:
     for r in records[:-1]:
         today, fast = r["paths"]["today"]["time"]["median"], r["paths"]["fast"]["time"]["median"]
         print(f"{r['model']:8} today {today:.3f} s  fast {fast:.3f} s  speed-up {r['speedup']:.2f}x "
-              f"(wait {r['speedup_from_wait']:.2f}x, kernels and optimizer {r['speedup_from_kernels']:.2f}x; "
+              f"(wait and allocator {r['speedup_from_runtime']:.2f}x, "
+              f"kernels and optimizer {r['speedup_from_kernels']:.2f}x; "
               f"fast path at {r['paths']['fast']['mfu']['mfu']:.0%} of the fp32 matmul peak, "
               f"{r['paths']['fast']['executed']['vs_fp32_peak']:.0%} on the FLOPs it executes)")
     check = records[-1]
