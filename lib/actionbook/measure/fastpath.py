@@ -85,12 +85,13 @@ def keep_freed_memory(environ: Mapping[str, str] = os.environ) -> dict:
     glibc returns a freed block of more than 128 KiB to the kernel (its mmap threshold grows only as far as the
     largest block freed so far), and memory freed at the heap's top beyond twice that; the next step's allocation
     of it then faults in every 4 KiB page again, at 2-4 us a fault on this project's VMs. A step of the pre-fast
-    path s3d_r18 in a process of its own took 16,000-27,000 such faults (its per-parameter optimizer allocates
-    temporaries), the fast path's 0-5,300; with these settings 0-1,000 (issue 19). A gradient of a conv whose taps
-    were trimmed (`models.conv`) is one such block: layer4's 3x3 conv of S3D took 6.0 ms forward and backward
-    where its 9.4 MB gradient faulted in (2,272 faults), 2.8-3.1 ms where it did not. Results do not change, only
-    when pages are mapped; the process keeps its peak (`measure.memory` trims the heap before it reads one). The
-    user's MALLOC_* or glibc.malloc tunables win; on a C library other than glibc nothing is set."""
+    path s3d_r18 in a process of its own took 2,300-27,600 such faults (four steps of five over 16,000: its
+    per-parameter optimizer allocates temporaries), the fast path's 0-5,300; with these settings 0-1,000 (issue
+    19). A gradient of a conv whose taps were trimmed (`models.conv`) is one such block: layer4's 3x3 conv of S3D
+    took 6.0 ms forward and backward where its 9.4 MB gradient faulted in (2,272 faults), 2.8-3.1 ms where it did
+    not. Results do not change, only when pages are mapped; the process keeps its peak (`measure.memory` trims the
+    heap before it reads one). The user's MALLOC_* or glibc.malloc tunables win; on a C library other than glibc
+    nothing is set."""
     if any(name in environ for name in MALLOC_VARIABLES) or "glibc.malloc" in environ.get("GLIBC_TUNABLES", ""):
         return {"allocator": "the environment's malloc settings"}
     try:
